@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ChannelsIntakeConfig(AppConfig):
+    name = "channels_intake"
+    verbose_name = "Channels and intake"

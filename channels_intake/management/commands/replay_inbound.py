@@ -1,0 +1,35 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from channels_intake.models import InboundEvent
+from channels_intake.services import process_event
+
+
+class Command(BaseCommand):
+    help = (
+        "Run stored inbound events through the pipeline again (all failed and unprocessed ones by default)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "ids", nargs="*", type=int, help="event IDs (default: every failed or received one)"
+        )
+        parser.add_argument("--source", default="", help="only events from this adapter")
+
+    def handle(self, *args, ids, source, **opts):
+        events = InboundEvent.objects.order_by("received_at", "id")
+        if ids:
+            events = events.filter(pk__in=ids)
+            missing = set(ids) - set(events.values_list("pk", flat=True))
+            if missing:
+                raise CommandError(f"no inbound events with IDs {sorted(missing)}")
+        else:
+            events = events.filter(status__in=[InboundEvent.Status.FAILED, InboundEvent.Status.RECEIVED])
+        if source:
+            events = events.filter(source=source)
+        failed = 0
+        for event in events.iterator():
+            event = process_event(event)
+            self.stdout.write(f"event {event.pk}: {event.status}{' - ' + event.error if event.error else ''}")
+            failed += event.status == InboundEvent.Status.FAILED
+        if failed:
+            raise CommandError(f"{failed} event(s) still fail")

@@ -1,0 +1,61 @@
+"""The edge's half of intake: store the raw request first, then parse and hand it to the pipeline.
+
+Nothing a provider sent is lost: the event row is committed before processing starts, and a payload that
+fails is kept with the reason, to be replayed (``manage.py replay_inbound``) once the cause is fixed.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from channels_intake.adapters import parser_for
+from channels_intake.models import InboundEvent
+from tickets.errors import HelpdeskError
+from tickets.intake import receive
+
+log = logging.getLogger(__name__)
+
+
+def record_event(
+    *, source: str, channel: str, payload: str, content_type: str = "", headers=None
+) -> InboundEvent:
+    """Store a provider's request as it arrived (its own committed transaction)."""
+    with transaction.atomic():
+        return InboundEvent.objects.create(
+            source=source, channel=channel, payload=payload, content_type=content_type, headers=headers or {}
+        )
+
+
+def process_event(event: InboundEvent) -> InboundEvent:
+    """Parse and receive every message in an event; mark it processed, duplicate or failed (with why)."""
+    event.attempts += 1
+    try:
+        messages = parser_for(event.source)(event)
+        results = [receive(m).as_dict() for m in messages]
+    except HelpdeskError as exc:
+        event.status, event.error, event.result = InboundEvent.Status.FAILED, str(exc), {}
+    except Exception as exc:  # noqa: BLE001 - keep the payload and the reason, whatever went wrong
+        log.exception("inbound event %s failed", event.pk)
+        event.status, event.error, event.result = (
+            InboundEvent.Status.FAILED,
+            f"{type(exc).__name__}: {exc}",
+            {},
+        )
+    else:
+        duplicate = bool(results) and all(r["duplicate"] for r in results)
+        event.status = InboundEvent.Status.DUPLICATE if duplicate else InboundEvent.Status.PROCESSED
+        event.error, event.result = "", {"messages": results}
+    event.processed_at = timezone.now()
+    event.save(update_fields=["status", "error", "result", "attempts", "processed_at"])
+    return event
+
+
+def accept(*, source: str, channel: str, payload: str, content_type: str = "", headers=None) -> InboundEvent:
+    """Store, then process now (within the request: intake is fast; what follows runs as tasks)."""
+    event = record_event(
+        source=source, channel=channel, payload=payload, content_type=content_type, headers=headers
+    )
+    return process_event(event)

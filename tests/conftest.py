@@ -1,0 +1,44 @@
+import pytest
+from django.db import connection
+
+from tests.factories import AgentFactory, TeamFactory
+from tickets.models import Agent, Team
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``postgres`` need row locks and real concurrency: skipped on SQLite, run in CI."""
+    if connection.vendor != "postgresql":
+        skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://…)")
+        for item in items:
+            if "postgres" in item.keywords:
+                item.add_marker(skip)
+
+
+@pytest.fixture
+def front_office(db) -> Team:
+    return Team.objects.get(slug="front-office")
+
+
+@pytest.fixture
+def back_office(db) -> Team:
+    return TeamFactory(name="Technical back office", slug="technical", kind=Team.Kind.BACK)
+
+
+@pytest.fixture
+def agent(front_office) -> Agent:
+    return AgentFactory(user__username="frank", teams=[front_office])
+
+
+@pytest.fixture
+def other_agent(front_office) -> Agent:
+    return AgentFactory(user__username="olga", teams=[front_office])
+
+
+@pytest.fixture
+def back_agent(back_office) -> Agent:
+    return AgentFactory(user__username="bob", role=Agent.Role.BACK_OFFICE, teams=[back_office])
+
+
+@pytest.fixture
+def supervisor(front_office, back_office) -> Agent:
+    return AgentFactory(user__username="sue", role=Agent.Role.SUPERVISOR, teams=[front_office, back_office])

@@ -1,0 +1,330 @@
+"""The intake pipeline: one normalised inbound message in, linked to its ticket, in one transaction.
+
+Channel adapters (``channels_intake``) build an :class:`InboundMessage` and call :func:`receive`:
+
+    drop duplicates by provider ID → resolve or create the customer → join the open interaction (digital)
+    or start a new one (voice) → find the ticket by the four rules and record which → create the case →
+    create or update the ticket (reopen within the window) → hand to routing.
+
+A failure leaves nothing half-written; a provider ID seen before is a no-op that reports the existing
+message.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tickets import lifecycle, sla
+from tickets.channels import SESSIONLESS_CHANNELS, Channel
+from tickets.errors import IntakeError
+from tickets.lifecycle import Status
+from tickets.models import Case, CustomerConflict, Interaction, Message, Ticket
+from tickets.services import linking, transitions
+from tickets.services.attachments import store_attachment
+from tickets.services.customers import Sender, normalise_address, resolve_sender
+from tickets.services.events import record_event
+from tickets.services.routing import team_for_new_ticket
+from tickets.services.sla import apply_targets
+
+
+@dataclass
+class InboundAttachment:
+    filename: str
+    content: bytes
+    content_type: str = "application/octet-stream"
+
+
+@dataclass
+class InboundMessage:
+    """The contract between every channel adapter and the help desk."""
+
+    channel: str
+    sender: str
+    text: str = ""
+    provider_message_id: str = ""
+    subject: str = ""
+    sender_name: str = ""
+    # What the provider payload or a form field says outright.
+    customer_unique_id: str = ""
+    reference: str = ""
+    sent_at: datetime | None = None
+    # Ticket numbers from thread headers, and provider IDs of earlier messages this one replies to.
+    ticket_hints: list[str] = field(default_factory=list)
+    thread_ids: list[str] = field(default_factory=list)
+    attachments: list[InboundAttachment] = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class IntakeResult:
+    message: int
+    duplicate: bool
+    interaction: int
+    case: int | None
+    ticket: str | None
+    link_rule: str
+    new_ticket: bool
+    conflicts: int = 0
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# The link_rule reported for a message that joined its identity's open interaction.
+OPEN_INTERACTION = "open_interaction"
+
+
+def check(msg: InboundMessage) -> None:
+    """Refuse a message that can never be received, with the cause (unknown channel, no sender…)."""
+    if msg.channel not in Channel.values:
+        raise IntakeError(f"unknown channel {msg.channel!r}; expected one of {', '.join(Channel.values)}")
+    if not (msg.sender or "").strip():
+        raise IntakeError("the message has no sender")
+    if len(msg.text or "") > settings.HELPDESK["MAX_MESSAGE_CHARS"]:
+        raise IntakeError(
+            f"the message text is {len(msg.text)} characters; the limit is {settings.HELPDESK['MAX_MESSAGE_CHARS']}"
+        )
+    if len(msg.provider_message_id or "") > 255:
+        raise IntakeError("the provider message ID is longer than 255 characters")
+    normalise_address(msg.channel, msg.sender)
+
+
+def _existing(msg: InboundMessage) -> IntakeResult | None:
+    if not msg.provider_message_id:
+        return None
+    found = (
+        Message.objects.filter(channel=msg.channel, provider_message_id=msg.provider_message_id)
+        .select_related("interaction__case__ticket")
+        .first()
+    )
+    if found is None:
+        return None
+    case = getattr(found.interaction, "case", None)
+    return IntakeResult(
+        message=found.pk,
+        duplicate=True,
+        interaction=found.interaction_id,
+        case=case.pk if case else None,
+        ticket=case.ticket.number if case else None,
+        link_rule="duplicate",
+        new_ticket=False,
+    )
+
+
+def receive(msg: InboundMessage) -> IntakeResult:
+    """Run one inbound message through the pipeline. Raises ``IntakeError`` with the cause for bad input."""
+    check(msg)
+    if (seen := _existing(msg)) is not None:
+        return seen
+    for attempt in range(3):
+        try:
+            return _receive(msg)
+        except IntegrityError:
+            # A concurrent delivery of the same message won the unique index: report it as the duplicate.
+            if (seen := _existing(msg)) is not None:
+                return seen
+            # A concurrent first message from the same new address created the customer: go again.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def _receive(msg: InboundMessage) -> IntakeResult:
+    now = timezone.now()
+    sent_at = msg.sent_at or now
+    text_for_refs = f"{msg.subject}\n{msg.text}"
+    sender = resolve_sender(
+        channel=msg.channel,
+        address=msg.sender,
+        name=msg.sender_name,
+        customer_unique_id=msg.customer_unique_id,
+        reference=msg.reference,
+        text=text_for_refs,
+    )
+    ticket_ids = linking.ticket_numbers_in(msg.subject, msg.text, *msg.ticket_hints)
+    ticket_ids += [t for t in linking.tickets_of_thread(msg.channel, msg.thread_ids) if t not in ticket_ids]
+
+    interaction = _open_interaction(msg, sender)
+    case: Case | None = None
+    new_ticket = False
+    rule = OPEN_INTERACTION
+    if interaction is not None:
+        case = interaction.case
+        current = case.ticket
+        if _points_elsewhere(sender, ticket_ids, current):
+            interaction = None
+        elif sender.reference and current.reference_id is None:
+            current.reference = sender.reference
+            current.save(update_fields=["reference"])
+
+    if interaction is None:
+        decision = linking.find_ticket(
+            customer=sender.customer, reference=sender.reference, ticket_ids=ticket_ids, now=now
+        )
+        ticket = decision.ticket
+        if ticket is None:
+            ticket = _new_ticket(msg, sender, now, decision)
+            new_ticket = True
+        interaction = Interaction.objects.create(
+            customer=sender.customer,
+            identity=sender.identity,
+            channel=msg.channel,
+            started_at=sent_at,
+            last_message_at=sent_at,
+        )
+        parent = ticket.cases.order_by("created_at", "id").first()
+        case = Case.objects.create(
+            interaction=interaction,
+            ticket=ticket,
+            parent=parent,
+            link_rule=decision.rule,
+            link_detail=decision.detail[:200],
+            created_at=now,
+        )
+        rule = decision.rule
+        if not new_ticket:
+            record_event(
+                ticket=ticket,
+                kind="linked",
+                to_value=f"case {case.pk}",
+                reason=case.get_link_rule_display(),
+                data={
+                    "case": case.pk,
+                    "interaction": interaction.pk,
+                    "channel": msg.channel,
+                    "detail": decision.detail,
+                },
+                at=now,
+            )
+    elif sent_at > interaction.last_message_at:
+        interaction.last_message_at = sent_at
+        interaction.save(update_fields=["last_message_at"])
+
+    message = Message.objects.create(
+        interaction=interaction,
+        channel=msg.channel,
+        direction=Message.Direction.INBOUND,
+        sender=sender.identity.address,
+        subject=msg.subject[:300],
+        body=msg.text,
+        provider_message_id=msg.provider_message_id,
+        delivery_status=Message.DeliveryStatus.RECEIVED,
+        sent_at=sent_at,
+        meta={**msg.meta, **({"thread_ids": msg.thread_ids} if msg.thread_ids else {})},
+    )
+    for a in msg.attachments:
+        store_attachment(message=message, filename=a.filename, content=a.content, content_type=a.content_type)
+    for claimed, reference, detail in sender.conflicts:
+        CustomerConflict.objects.create(
+            identity=sender.identity,
+            claimed_customer=claimed,
+            reference=reference,
+            message=message,
+            detail=detail,
+        )
+
+    ticket = _customer_spoke(case.ticket, message, new_ticket=new_ticket, now=now)
+    return IntakeResult(
+        message=message.pk,
+        duplicate=False,
+        interaction=interaction.pk,
+        case=case.pk,
+        ticket=ticket.number,
+        link_rule=rule,
+        new_ticket=new_ticket,
+        conflicts=len(sender.conflicts),
+    )
+
+
+def _open_interaction(msg: InboundMessage, sender: Sender) -> Interaction | None:
+    """Digital channels: the identity's open interaction on this channel. Voice: every call is new."""
+    if msg.channel in SESSIONLESS_CHANNELS:
+        return None
+    return (
+        Interaction.objects.select_related("case__ticket")
+        .filter(
+            identity=sender.identity, channel=msg.channel, status=Interaction.Status.OPEN, case__isnull=False
+        )
+        .order_by("-last_message_at")
+        .first()
+    )
+
+
+def _points_elsewhere(sender: Sender, ticket_ids: list[int], current: Ticket) -> bool:
+    """Does a message in an open interaction name a different issue (another ticket or reference)?"""
+    own_numbers = [pk for pk in ticket_ids if Ticket.objects.filter(pk=pk, customer=sender.customer).exists()]
+    if any(pk != current.pk for pk in own_numbers) and current.pk not in own_numbers:
+        return True
+    ref = sender.reference
+    if ref is None or ref.pk == current.reference_id:
+        return False
+    if current.reference_id is not None:
+        return True
+    # The current ticket has no reference yet: a reference another open ticket carries points there.
+    return Ticket.objects.filter(reference=ref).exclude(status=Status.CLOSED).exclude(pk=current.pk).exists()
+
+
+def _new_ticket(msg: InboundMessage, sender: Sender, now: datetime, decision: linking.LinkDecision) -> Ticket:
+    team, team_why = team_for_new_ticket(
+        channel=msg.channel, customer=sender.customer, reference=sender.reference
+    )
+    customer = sender.customer
+    priority = sla.priority_for(2, 2, customer.tier)
+    subject = (
+        msg.subject or msg.text or f"{Channel(msg.channel).label} from {sender.identity.address}"
+    ).strip()
+    ticket = Ticket(
+        customer=customer,
+        reference=sender.reference,
+        subject=" ".join(subject.split())[:300] or "(no subject)",
+        channel=msg.channel,
+        priority=priority,
+        team=team,
+        follows=decision.follows,
+        created_at=now,
+        updated_at=now,
+    )
+    apply_targets(ticket)
+    ticket.save()
+    record_event(
+        ticket=ticket,
+        kind="created",
+        to_value=Status.NEW,
+        reason=decision.detail,
+        data={
+            "channel": msg.channel,
+            "team": team.name,
+            "team_rule": team_why,
+            "priority": f"P{priority}",
+            "priority_rule": f"{customer.get_tier_display()} customer"
+            if priority < 3
+            else "impact × urgency",
+            **({"follows": decision.follows.number} if decision.follows else {}),
+        },
+        at=now,
+    )
+    return ticket
+
+
+def _customer_spoke(ticket: Ticket, message: Message, *, new_ticket: bool, now: datetime) -> Ticket:
+    """A customer message moves the ticket: pending → open, resolved/closed → reopened."""
+    if not new_ticket:
+        if ticket.status == Status.PENDING:
+            ticket = transitions.customer_reply(ticket=ticket, message_id=message.pk)
+        elif ticket.status in (Status.RESOLVED, Status.CLOSED) and lifecycle.allowed_from(
+            "reopen", ticket.status
+        ):
+            ticket = transitions.reopen(
+                ticket=ticket,
+                actor=None,
+                reason=f"The customer wrote again ({message.get_channel_display()})",
+            )
+    Ticket.objects.filter(pk=ticket.pk).update(last_customer_message_at=now, updated_at=now)
+    ticket.last_customer_message_at = ticket.updated_at = now
+    return ticket

@@ -1,0 +1,28 @@
+"""The help desk's domain models, one module per aggregate (ARCHITECTURE.md)."""
+
+from .conversations import Attachment, Case, Interaction, Message
+from .customers import Customer, CustomerConflict, CustomerIdentity, Reference, ReferenceKind
+from .teams import Agent, BusinessCalendar, Team
+from .tickets import CannedResponse, Category, Note, SlaPolicy, Tag, Ticket, TicketEvent
+
+__all__ = [
+    "Agent",
+    "Attachment",
+    "BusinessCalendar",
+    "CannedResponse",
+    "Case",
+    "Category",
+    "Customer",
+    "CustomerConflict",
+    "CustomerIdentity",
+    "Interaction",
+    "Message",
+    "Note",
+    "Reference",
+    "ReferenceKind",
+    "SlaPolicy",
+    "Tag",
+    "Team",
+    "Ticket",
+    "TicketEvent",
+]

@@ -1,0 +1,77 @@
+from django.conf import settings
+from django.db import models
+
+
+class BusinessCalendar(models.Model):
+    """Business hours in a time zone, with a country's public holidays; SLA clocks count in it."""
+
+    name = models.CharField(max_length=100, unique=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    # {"mon": [["09:00", "17:00"]], ...}; a missing day is closed.
+    weekly_hours = models.JSONField(default=dict, blank=True)
+    holiday_country = models.CharField(max_length=8, blank=True, help_text="ISO country code, e.g. GB")
+    always_open = models.BooleanField(default=False, help_text="24/7: every hour counts")
+
+    def __str__(self):
+        return self.name
+
+
+class Team(models.Model):
+    class Kind(models.TextChoices):
+        FRONT = "front", "Front office"
+        BACK = "back", "Back office"
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=50, unique=True)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.FRONT)
+    fallback_team = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="fallback_for"
+    )
+    overflow_after_minutes = models.PositiveIntegerField(
+        default=30, help_text="Queued this long with nobody able to take it: move to the fallback team."
+    )
+    calendar = models.ForeignKey(BusinessCalendar, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Agent(models.Model):
+    class Role(models.TextChoices):
+        FRONT_OFFICE = "front_office", "Front-office agent"
+        BACK_OFFICE = "back_office", "Back-office agent"
+        SUPERVISOR = "supervisor", "Supervisor"
+        ADMIN = "admin", "Admin"
+
+    class Presence(models.TextChoices):
+        ONLINE = "online", "Online"
+        AWAY = "away", "Away"
+        OFFLINE = "offline", "Offline"
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="agent")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.FRONT_OFFICE)
+    teams = models.ManyToManyField(Team, related_name="agents", blank=True)
+    max_active_assignments = models.PositiveSmallIntegerField(default=5)
+    presence = models.CharField(max_length=8, choices=Presence.choices, default=Presence.OFFLINE)
+    is_senior = models.BooleanField(default=False, help_text="Receives negative-CSAT follow-ups")
+    last_assigned_at = models.DateTimeField(null=True, blank=True)
+    presence_changed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["user__username"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(role__in=["front_office", "back_office", "supervisor", "admin"]),
+                name="agent_role_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return self.user.get_full_name() or self.user.get_username()
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role in (self.Role.SUPERVISOR, self.Role.ADMIN)
