@@ -29,9 +29,10 @@ def record_event(
         )
 
 
-def process_event(event: InboundEvent) -> InboundEvent:
+def process_event(event: InboundEvent, *, count_attempt: bool = True) -> InboundEvent:
     """Parse and receive every message in an event; mark it processed, duplicate or failed (with why)."""
-    event.attempts += 1
+    if count_attempt:
+        event.attempts += 1
     try:
         messages = parser_for(event.source)(event)
         results = [receive(m).as_dict() for m in messages]
@@ -59,3 +60,26 @@ def accept(*, source: str, channel: str, payload: str, content_type: str = "", h
         source=source, channel=channel, payload=payload, content_type=content_type, headers=headers
     )
     return process_event(event)
+
+
+def process_backlog(*, limit: int = 500, older_than_seconds: int = 30, max_attempts: int = 5) -> int:
+    """Process events still ``received`` a while after arrival. Failed ones wait for an operator's replay.
+
+    Each event is claimed with a conditional update on its attempt count, so two sweeps running at once
+    never process one event twice; an event that keeps killing its worker stops being retried.
+    """
+    cutoff = timezone.now() - timezone.timedelta(seconds=older_than_seconds)
+    pending = (
+        InboundEvent.objects.filter(
+            status=InboundEvent.Status.RECEIVED, received_at__lte=cutoff, attempts__lt=max_attempts
+        )
+        .order_by("received_at")
+        .values_list("pk", "attempts")[:limit]
+    )
+    done = 0
+    for pk, attempts in list(pending):
+        claimed = InboundEvent.objects.filter(pk=pk, status=InboundEvent.Status.RECEIVED, attempts=attempts)
+        if claimed.update(attempts=attempts + 1):
+            process_event(InboundEvent.objects.get(pk=pk), count_attempt=False)
+            done += 1
+    return done

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tables2",
     "django_q",
+    "helpdesk",
     "tickets",
     "channels_intake",
     "reporting",
@@ -89,7 +90,7 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A real file, also under test, so forked django-q2 workers see the same database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_helpdesk.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("TEST_SQLITE_NAME", str(BASE_DIR / "test_helpdesk.sqlite3"))}
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",

@@ -42,6 +42,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
 class AgentFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Agent
+        skip_postgeneration_save = True
 
     user = factory.SubFactory(UserFactory)
     role = Agent.Role.FRONT_OFFICE
@@ -86,6 +87,7 @@ class TicketFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Ticket
+        skip_postgeneration_save = True
 
     customer = factory.SubFactory(CustomerFactory)
     subject = factory.Faker("sentence", nb_words=5)

@@ -15,6 +15,7 @@ from tickets.errors import IntakeError
 from tickets.models import Customer, CustomerIdentity, Reference, ReferenceKind
 
 OTHER_REFERENCE_KIND = "other"
+PHONE_LIKE = (AddressKind.PHONE, AddressKind.WHATSAPP)
 
 
 def normalise_address(channel: str, raw: str) -> tuple[str, str]:
@@ -150,6 +151,10 @@ def resolve_sender(
                 f"{normalised} belongs to {identity.customer.unique_id} but the message names {named.unique_id}",
             )
         )
+    if customer is None and kind in PHONE_LIKE:
+        # A WhatsApp ID is a phone number: the same number on WhatsApp and by phone is one customer.
+        twin = CustomerIdentity.objects.select_related("customer").filter(channel__in=PHONE_LIKE, address=normalised)
+        customer = next((i.customer for i in twin), None)
     if customer is None:
         # A message from a new address that quotes a customer's reference joins that customer.
         for k, v in candidates:

@@ -32,7 +32,7 @@ def _describe(statuses: Iterable[str]) -> str:
 
 def _lock(ticket: Ticket | int) -> Ticket:
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
-    return Ticket.objects.select_for_update().select_related("team", "assignee").get(pk=pk)
+    return Ticket.objects.select_for_update(of=("self",)).select_related("team", "assignee").get(pk=pk)
 
 
 def _begin(*, ticket: Ticket | int, actor, action: str, expected_version: int | None) -> Ticket:
@@ -90,7 +90,7 @@ def _require(value, what: str, action: str):
 
 def _lock_agent_with_capacity(agent: Agent, *, ticket: Ticket) -> Agent:
     """Lock the agent's row (so concurrent assignments queue) and refuse one past the maximum."""
-    locked = Agent.objects.select_for_update().select_related("user").get(pk=agent.pk)
+    locked = Agent.objects.select_for_update(of=("self",)).select_related("user").get(pk=agent.pk)
     if not locked.user.is_active:
         raise ValidationFailed(f"{locked} is not an active user.")
     if not locked.teams.filter(pk=ticket.team_id).exists():
