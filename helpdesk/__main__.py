@@ -28,7 +28,10 @@ def log(text: str) -> None:
 def version_of(python: str) -> tuple[int, int] | None:
     try:
         out = subprocess.run(
-            [python, "-c", "import sys; print(*sys.version_info[:2])"], capture_output=True, text=True, check=True
+            [python, "-c", "import sys; print(*sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         major, minor = out.split()
         return int(major), int(minor)
@@ -107,7 +110,9 @@ def serve(args: list[str]) -> int:
 
 def test(args: list[str]) -> int:
     python = ensure_env("test")
-    log(f"running the test suite on {os.environ.get('DATABASE_URL', 'SQLite (set DATABASE_URL for PostgreSQL)')}")
+    log(
+        f"running the test suite on {os.environ.get('DATABASE_URL', 'SQLite (set DATABASE_URL for PostgreSQL)')}"
+    )
     return subprocess.call([str(python), "-m", "pytest", *args], cwd=ROOT)
 
 

@@ -25,15 +25,26 @@ def work_and_close(ticket_number: str, agent) -> Ticket:
     ticket = Ticket.objects.get(pk=int(ticket_number[2:]))
     transitions.assign(ticket=ticket, actor=None, agent=agent)
     transitions.open_ticket(ticket=ticket, actor=agent.user)
-    return transitions.close(ticket=ticket, actor=agent.user, resolution_type="fixed", notes="Router replaced")
+    return transitions.close(
+        ticket=ticket, actor=agent.user, resolution_type="fixed", notes="Router replaced"
+    )
 
 
 def test_seed_story_end_to_end(agent):
     """A voice, B WhatsApp, C e-mail → T1 with three cases; D billing → T2; close T1 → A, B, C closed."""
     a = receive(
-        msg("voice", PHONE, "Internet not working", customer_unique_id="ABC", reference="ORD-1", provider_message_id="CA1")
+        msg(
+            "voice",
+            PHONE,
+            "Internet not working",
+            customer_unique_id="ABC",
+            reference="ORD-1",
+            provider_message_id="CA1",
+        )
     )
-    b = receive(msg("whatsapp", PHONE.lstrip("+"), "Still no internet, order ORD-1", provider_message_id="wamid.B"))
+    b = receive(
+        msg("whatsapp", PHONE.lstrip("+"), "Still no internet, order ORD-1", provider_message_id="wamid.B")
+    )
     c = receive(
         msg(
             "email",
@@ -86,9 +97,7 @@ def test_seed_story_end_to_end(agent):
 
 
 def test_redelivery_of_one_provider_id_is_one_message():
-    results = [
-        receive(msg("sms", "+441632960002", "Hello", provider_message_id="SM123")) for _ in range(5)
-    ]
+    results = [receive(msg("sms", "+441632960002", "Hello", provider_message_id="SM123")) for _ in range(5)]
     assert Message.objects.filter(provider_message_id="SM123").count() == 1
     assert [r.duplicate for r in results] == [False, True, True, True, True]
     assert len({(r.message, r.ticket, r.case) for r in results}) == 1
@@ -122,7 +131,14 @@ def test_a_message_naming_another_reference_starts_a_new_interaction():
 
 def test_ticket_number_links_only_for_its_own_customer():
     mine = receive(msg("email", "alice@example.com", "Printer on fire"))
-    again = receive(msg("sms", "+441632960004", f"About {mine.ticket}", customer_unique_id=Customer.objects.get().unique_id))
+    again = receive(
+        msg(
+            "sms",
+            "+441632960004",
+            f"About {mine.ticket}",
+            customer_unique_id=Customer.objects.get().unique_id,
+        )
+    )
     assert (again.ticket, again.link_rule) == (mine.ticket, "ticket_number")
     # Mallory quotes Alice's ticket number: a ticket of Mallory's own, never a write into Alice's.
     intruder = receive(msg("email", "mallory@example.com", f"Re: {mine.ticket} please refund me"))
@@ -135,7 +151,13 @@ def test_thread_headers_find_the_ticket():
     first = receive(msg("email", "carol@example.com", "Hello", provider_message_id="<root@example.com>"))
     Interaction.objects.filter(pk=first.interaction).update(status="closed")
     reply = receive(
-        msg("email", "carol@example.com", "Any news?", provider_message_id="<r2@x>", thread_ids=["<root@example.com>"])
+        msg(
+            "email",
+            "carol@example.com",
+            "Any news?",
+            provider_message_id="<r2@x>",
+            thread_ids=["<root@example.com>"],
+        )
     )
     assert (reply.ticket, reply.link_rule) == (first.ticket, "ticket_number")
 
@@ -204,7 +226,12 @@ def test_new_ticket_has_sla_due_times_and_a_created_event():
 def test_attachments_are_stored_with_safe_names(tmp_path, settings):
     settings.MEDIA_ROOT = tmp_path
     result = receive(
-        msg("email", "f@example.com", "See attached", attachments=[InboundAttachment("../../etc/<script>.png", b"\x89PNG")])
+        msg(
+            "email",
+            "f@example.com",
+            "See attached",
+            attachments=[InboundAttachment("../../etc/<script>.png", b"\x89PNG")],
+        )
     )
     attachment = Message.objects.get(pk=result.message).attachments.get()
     assert attachment.filename == "_script_.png" and attachment.size == 4

@@ -153,7 +153,9 @@ def resolve_sender(
         )
     if customer is None and kind in PHONE_LIKE:
         # A WhatsApp ID is a phone number: the same number on WhatsApp and by phone is one customer.
-        twin = CustomerIdentity.objects.select_related("customer").filter(channel__in=PHONE_LIKE, address=normalised)
+        twin = CustomerIdentity.objects.select_related("customer").filter(
+            channel__in=PHONE_LIKE, address=normalised
+        )
         customer = next((i.customer for i in twin), None)
     if customer is None:
         # A message from a new address that quotes a customer's reference joins that customer.
