@@ -19,7 +19,8 @@ class InboundEvent(models.Model):
     # Which adapter reads it ("cli", "email_raw", "whatsapp", "twilio_sms"…).
     source = models.CharField(max_length=32)
     channel = models.CharField(max_length=16, choices=Channel.choices)
-    payload = models.TextField()
+    # The bytes exactly as received (a raw e-mail need not be valid UTF-8).
+    payload = models.BinaryField()
     content_type = models.CharField(max_length=100, blank=True)
     headers = models.JSONField(default=dict, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
@@ -48,3 +49,11 @@ class InboundEvent(models.Model):
 
     def __str__(self):
         return f"{self.source} event {self.pk} ({self.status})"
+
+    @property
+    def payload_bytes(self) -> bytes:
+        return bytes(self.payload)
+
+    @property
+    def payload_text(self) -> str:
+        return self.payload_bytes.decode("utf-8", errors="replace")

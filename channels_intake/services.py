@@ -11,18 +11,23 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from channels_intake.adapters import parser_for
+from channels_intake.adapters import PayloadError, parser_for
 from channels_intake.models import InboundEvent
 from tickets.errors import HelpdeskError
-from tickets.intake import receive
+from tickets.intake import DeliveryReceipt, receive, record_receipt
 
 log = logging.getLogger(__name__)
 
+# An event failed because its payload cannot be read (the webhook answers 400, not 200).
+PAYLOAD_ERROR_PREFIX = "unreadable payload: "
+
 
 def record_event(
-    *, source: str, channel: str, payload: str, content_type: str = "", headers=None
+    *, source: str, channel: str, payload: bytes | str, content_type: str = "", headers=None
 ) -> InboundEvent:
     """Store a provider's request as it arrived (its own committed transaction)."""
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
     with transaction.atomic():
         return InboundEvent.objects.create(
             source=source, channel=channel, payload=payload, content_type=content_type, headers=headers or {}
@@ -34,8 +39,12 @@ def process_event(event: InboundEvent, *, count_attempt: bool = True) -> Inbound
     if count_attempt:
         event.attempts += 1
     try:
-        messages = parser_for(event.source)(event)
-        results = [receive(m).as_dict() for m in messages]
+        items = parser_for(event.source)(event)
+        results = [
+            record_receipt(i) if isinstance(i, DeliveryReceipt) else receive(i).as_dict() for i in items
+        ]
+    except PayloadError as exc:
+        event.status, event.error, event.result = InboundEvent.Status.FAILED, f"{PAYLOAD_ERROR_PREFIX}{exc}", {}
     except HelpdeskError as exc:
         event.status, event.error, event.result = InboundEvent.Status.FAILED, str(exc), {}
     except Exception as exc:  # noqa: BLE001 - keep the payload and the reason, whatever went wrong
@@ -46,7 +55,7 @@ def process_event(event: InboundEvent, *, count_attempt: bool = True) -> Inbound
             {},
         )
     else:
-        duplicate = bool(results) and all(r["duplicate"] for r in results)
+        duplicate = bool(results) and all(r.get("duplicate") for r in results)
         event.status = InboundEvent.Status.DUPLICATE if duplicate else InboundEvent.Status.PROCESSED
         event.error, event.result = "", {"messages": results}
     event.processed_at = timezone.now()
@@ -54,7 +63,7 @@ def process_event(event: InboundEvent, *, count_attempt: bool = True) -> Inbound
     return event
 
 
-def accept(*, source: str, channel: str, payload: str, content_type: str = "", headers=None) -> InboundEvent:
+def accept(*, source: str, channel: str, payload: bytes | str, content_type: str = "", headers=None) -> InboundEvent:
     """Store, then process now (within the request: intake is fast; what follows runs as tasks)."""
     event = record_event(
         source=source, channel=channel, payload=payload, content_type=content_type, headers=headers

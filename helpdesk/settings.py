@@ -169,6 +169,8 @@ HELPDESK = {
     # The team a ticket starts in when no routing rule names one.
     "DEFAULT_TEAM_SLUG": os.environ.get("HELPDESK_DEFAULT_TEAM", "front-office"),
     "MAX_MESSAGE_CHARS": env_int("HELPDESK_MAX_MESSAGE_CHARS", 200_000),
+    # A webhook body larger than this is refused with 413 (e-mail with attachments is the big one).
+    "MAX_WEBHOOK_BYTES": env_int("HELPDESK_MAX_WEBHOOK_BYTES", 25 * 1024 * 1024),
 }
 
 LOGGING = {
@@ -179,3 +181,6 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Webhook bodies up to the intake limit are read into memory; the limit itself answers 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = HELPDESK["MAX_WEBHOOK_BYTES"] + 1024 * 1024

@@ -61,6 +61,17 @@ class InboundMessage:
 
 
 @dataclass
+class DeliveryReceipt:
+    """A provider's word on an outbound message: sent, delivered, read, or failed (with why)."""
+
+    channel: str
+    provider_message_id: str
+    status: str
+    at: datetime | None = None
+    error: str = ""
+
+
+@dataclass
 class IntakeResult:
     message: int
     duplicate: bool
@@ -328,3 +339,31 @@ def _customer_spoke(ticket: Ticket, message: Message, *, new_ticket: bool, now: 
     Ticket.objects.filter(pk=ticket.pk).update(last_customer_message_at=now, updated_at=now)
     ticket.last_customer_message_at = ticket.updated_at = now
     return ticket
+
+
+# Receipts arrive out of order; a message's status only moves forward (a failure is final).
+_RECEIPT_RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
+
+
+def record_receipt(receipt: DeliveryReceipt) -> dict:
+    """Update the outbound message a receipt is about; never creates a message."""
+    if receipt.status not in _RECEIPT_RANK or receipt.status == "queued":
+        raise IntakeError(f"unknown delivery status {receipt.status!r}")
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update()
+            .filter(
+                channel=receipt.channel,
+                provider_message_id=receipt.provider_message_id,
+                direction=Message.Direction.OUTBOUND,
+            )
+            .first()
+        )
+        if message is None:
+            return {"receipt": receipt.provider_message_id, "matched": False, "duplicate": False}
+        if _RECEIPT_RANK[receipt.status] > _RECEIPT_RANK.get(message.delivery_status, 0):
+            message.delivery_status = receipt.status
+            if receipt.error:
+                message.error = receipt.error[:2000]
+            message.save(update_fields=["delivery_status", "error"])
+        return {"receipt": receipt.provider_message_id, "matched": True, "status": message.delivery_status}

@@ -6,7 +6,6 @@ import json
 
 from django.utils.dateparse import parse_datetime
 
-from tickets.errors import IntakeError
 from tickets.intake import InboundMessage
 
 SOURCE = "cli"
@@ -23,14 +22,19 @@ FIELDS = (
 
 
 def parse(event) -> list[InboundMessage]:
+    from channels_intake.adapters import PayloadError
+
     try:
-        data = json.loads(event.payload)
+        data = json.loads(event.payload_text)
     except json.JSONDecodeError as exc:
-        raise IntakeError(f"the payload is not JSON: {exc}") from None
+        raise PayloadError(f"the payload is not JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise IntakeError("the payload must be a JSON object")
+        raise PayloadError("the payload must be a JSON object")
     unknown = set(data) - set(FIELDS) - {"sent_at"}
     if unknown:
-        raise IntakeError(f"unknown fields: {', '.join(sorted(unknown))}")
+        raise PayloadError(f"unknown fields: {', '.join(sorted(unknown))}")
     sent_at = parse_datetime(data["sent_at"]) if data.get("sent_at") else None
     return [InboundMessage(**{k: str(data.get(k) or "") for k in FIELDS}, sent_at=sent_at)]
+
+
+PARSERS = {SOURCE: parse}

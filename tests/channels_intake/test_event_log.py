@@ -50,7 +50,7 @@ def test_a_failing_payload_is_kept_with_its_reason_and_replays_once_fixed():
 
 
 def test_replay_reports_events_that_still_fail():
-    event = accept(source="cli", channel="sms", payload="{not json")
+    event = accept(source="cli", channel="sms", payload=b"{not json")
     assert event.status == InboundEvent.Status.FAILED and "not JSON" in event.error
     with pytest.raises(CommandError, match="1 event"):
         call_command("replay_inbound")

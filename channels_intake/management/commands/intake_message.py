@@ -40,7 +40,7 @@ class Command(BaseCommand):
         }
         # Bad arguments are refused before anything is stored.
         try:
-            for message in cli.parse(InboundEvent(payload=json.dumps(payload))):
+            for message in cli.parse(InboundEvent(payload=json.dumps(payload).encode())):
                 check(message)
         except HelpdeskError as exc:
             raise CommandError(str(exc)) from None
