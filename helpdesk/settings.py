@@ -184,3 +184,13 @@ LOGGING = {
 
 # Webhook bodies up to the intake limit are read into memory; the limit itself answers 413.
 DATA_UPLOAD_MAX_MEMORY_SIZE = HELPDESK["MAX_WEBHOOK_BYTES"] + 1024 * 1024
+
+# Channel secrets (README, "Channels"). An unset secret refuses every request on that webhook.
+INTAKE_TOKEN = os.environ.get("INTAKE_TOKEN", "")  # raw e-mail pipe and the CTI/PBX call-event webhook
+WHATSAPP_VERIFY_TOKEN = os.environ.get("WHATSAPP_VERIFY_TOKEN", "")
+WHATSAPP_APP_SECRET = os.environ.get("WHATSAPP_APP_SECRET", "")
+META_VERIFY_TOKEN = os.environ.get("META_VERIFY_TOKEN", "")
+META_APP_SECRET = os.environ.get("META_APP_SECRET", "")
+TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
+HELPDESK_FROM_EMAIL = os.environ.get("HELPDESK_FROM_EMAIL", "support@helpdesk.localhost")
+DEFAULT_FROM_EMAIL = HELPDESK_FROM_EMAIL
