@@ -8,4 +8,10 @@ SCHEDULES = [
         "schedule_type": "I",  # minutes
         "minutes": 1,
     },
+    {
+        "name": "routing: distribute every team's queue (safety net for missed triggers)",
+        "func": "tickets.tasks.distribute_all",
+        "schedule_type": "I",
+        "minutes": 1,
+    },
 ]

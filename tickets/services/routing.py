@@ -1,11 +1,16 @@
-"""Which team a new ticket starts in. (Distribution to agents arrives with the routing issue.)"""
+"""Routing: which team a new ticket starts in, and handing a team's queue out to its agents."""
 
 from __future__ import annotations
 
-from django.conf import settings
+from dataclasses import dataclass
 
-from tickets.errors import IntakeError
-from tickets.models import Team
+from django.conf import settings
+from django.db import transaction
+
+from tickets import routing
+from tickets.errors import HelpdeskError, IntakeError
+from tickets.models import Agent, Team
+from tickets.selectors.queues import queued_tickets, routing_candidates
 
 
 def team_for_new_ticket(*, channel: str, customer, reference=None) -> tuple[Team, str]:
@@ -21,3 +26,45 @@ def team_for_new_ticket(*, channel: str, customer, reference=None) -> tuple[Team
     if team is None:
         raise IntakeError("no team is configured to receive tickets; create one in the admin")
     return team, f"first front-office team {team.name}"
+
+
+@dataclass
+class Assignment:
+    ticket: str
+    agent: str
+    reason: str
+
+
+def distribute(*, team: Team, limit: int = 1000) -> list[Assignment]:
+    """Hand out the team's queue, best ticket first, until no ticket or no agent with a free slot is left.
+
+    One transaction per assignment. The queued ticket is claimed with ``FOR UPDATE SKIP LOCKED`` so
+    concurrent distributors each take a different ticket; ``transitions.assign`` locks the agent's row and
+    re-checks the maximum, so no agent is ever pushed past it.
+    """
+    from tickets.services import transitions  # transitions imports this module's selectors
+
+    done: list[Assignment] = []
+    lost_races = 0
+    while len(done) < limit and lost_races < 5:
+        with transaction.atomic():
+            ticket = queued_tickets(team.pk).select_for_update(skip_locked=True, of=("self",)).first()
+            if ticket is None:
+                break
+            pick = routing.choose_agent(routing_candidates(team.pk))
+            if pick is None:
+                break
+            reason = routing.why(pick, team.name)
+            try:
+                transitions.assign(ticket=ticket, actor=None, agent=Agent(pk=pick.agent_id), reason=reason)
+            except HelpdeskError:
+                # Another distributor filled that agent's last slot first: look again.
+                lost_races += 1
+                continue
+        lost_races = 0
+        done.append(Assignment(ticket.number, pick.name, reason))
+    return done
+
+
+def distribute_all() -> dict[str, list[Assignment]]:
+    return {team.name: distribute(team=team) for team in Team.objects.order_by("name")}

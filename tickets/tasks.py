@@ -1,0 +1,13 @@
+"""django-q2 entry points: thin, take ids, call a service, safe to run twice."""
+
+from tickets.models import Team
+from tickets.services import routing
+
+
+def distribute_team(team_id: int) -> int:
+    team = Team.objects.filter(pk=team_id).first()
+    return len(routing.distribute(team=team)) if team else 0
+
+
+def distribute_all() -> int:
+    return sum(len(assigned) for assigned in routing.distribute_all().values())
