@@ -1,4 +1,7 @@
+import importlib
+
 import pytest
+from django.apps import apps
 from django.db import connection
 
 from tests.factories import AgentFactory, TeamFactory
@@ -12,6 +15,18 @@ def pytest_collection_modifyitems(config, items):
         for item in items:
             if "postgres" in item.keywords:
                 item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def installation_defaults(request):
+    """What the data migration gives every installation (team, reference kinds, SLA policies).
+
+    Transactional tests flush every table when they end, migration data included: put it back.
+    """
+    if "django_db_setup" in request.fixturenames or request.node.get_closest_marker("django_db"):
+        request.getfixturevalue("_django_db_helper")
+        defaults = importlib.import_module("tickets.migrations.0002_defaults")
+        defaults.forwards(apps, None)
 
 
 @pytest.fixture

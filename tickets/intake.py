@@ -28,7 +28,7 @@ from tickets.services import linking, transitions
 from tickets.services.attachments import store_attachment
 from tickets.services.customers import Sender, normalise_address, resolve_sender
 from tickets.services.events import record_event
-from tickets.services.routing import team_for_new_ticket
+from tickets.services.routing import request_distribution, team_for_new_ticket
 from tickets.services.sla import apply_targets
 
 
@@ -303,6 +303,7 @@ def _new_ticket(msg: InboundMessage, sender: Sender, now: datetime, decision: li
     )
     apply_targets(ticket)
     ticket.save()
+    request_distribution(team.pk)
     record_event(
         ticket=ticket,
         kind="created",

@@ -38,9 +38,9 @@ class Assignment:
 def distribute(*, team: Team, limit: int = 1000) -> list[Assignment]:
     """Hand out the team's queue, best ticket first, until no ticket or no agent with a free slot is left.
 
-    One transaction per assignment. The queued ticket is claimed with ``FOR UPDATE SKIP LOCKED`` so
-    concurrent distributors each take a different ticket; ``transitions.assign`` locks the agent's row and
-    re-checks the maximum, so no agent is ever pushed past it.
+    One transaction per assignment. The queued ticket is claimed with ``FOR UPDATE SKIP LOCKED`` (an
+    agent taking it by hand at the same moment is skipped, not waited for); ``transitions.assign`` locks the
+    agent's row and re-checks the maximum, so no agent is ever pushed past it.
     """
     from tickets.services import transitions  # transitions imports this module's selectors
 
@@ -48,6 +48,10 @@ def distribute(*, team: Team, limit: int = 1000) -> list[Assignment]:
     lost_races = 0
     while len(done) < limit and lost_races < 5:
         with transaction.atomic():
+            # Distributors of one team take turns (the team's row lock), so the queue goes out strictly
+            # in order: without it a second distributor would skip the locked top ticket and could give
+            # the last free slot to a lower-priority one. Teams still route in parallel.
+            Team.objects.select_for_update().filter(pk=team.pk).first()
             ticket = queued_tickets(team.pk).select_for_update(skip_locked=True, of=("self",)).first()
             if ticket is None:
                 break
@@ -64,6 +68,13 @@ def distribute(*, team: Team, limit: int = 1000) -> list[Assignment]:
         lost_races = 0
         done.append(Assignment(ticket.number, pick.name, reason))
     return done
+
+
+def request_distribution(team_id: int) -> None:
+    """After this transaction commits, hand the team's queue out (a django-q2 task)."""
+    from django_q.tasks import async_task
+
+    transaction.on_commit(lambda: async_task("tickets.tasks.distribute_team", team_id, group="routing"))
 
 
 def distribute_all() -> dict[str, list[Assignment]]:

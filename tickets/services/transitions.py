@@ -24,6 +24,7 @@ from tickets.models.tickets import ResolutionType
 from tickets.permissions import agent_of, relations
 from tickets.selectors.agents import active_assignment_count
 from tickets.services.events import record_event
+from tickets.services.routing import request_distribution
 
 
 def _describe(statuses: Iterable[str]) -> str:
@@ -79,6 +80,11 @@ def _finish(
         data=data,
         at=now,
     )
+    # Routing triggers: the ticket entered a queue, or its owner freed a slot.
+    if ticket.status in lifecycle.QUEUED_STATUSES or (
+        from_status in lifecycle.ACTIVE_STATUSES and ticket.status not in lifecycle.ACTIVE_STATUSES
+    ):
+        request_distribution(ticket.team_id)
     return ticket
 
 
