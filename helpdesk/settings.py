@@ -168,6 +168,8 @@ HELPDESK = {
     "DEFAULT_PHONE_REGION": os.environ.get("HELPDESK_DEFAULT_PHONE_REGION", "GB"),
     # The team a ticket starts in when no routing rule names one.
     "DEFAULT_TEAM_SLUG": os.environ.get("HELPDESK_DEFAULT_TEAM", "front-office"),
+    # The django-q2 task that delivers a queued outbound message (lives in channels_intake).
+    "OUTBOX_TASK": "channels_intake.tasks.deliver_message",
     "MAX_MESSAGE_CHARS": env_int("HELPDESK_MAX_MESSAGE_CHARS", 200_000),
     # A webhook body larger than this is refused with 413 (e-mail with attachments is the big one).
     "MAX_WEBHOOK_BYTES": env_int("HELPDESK_MAX_WEBHOOK_BYTES", 25 * 1024 * 1024),

@@ -129,10 +129,21 @@ TRANSITIONS: dict[str, Transition] = {
 
 ACTIONS = tuple(TRANSITIONS)
 
+# Work on a ticket that does not move its status, checked by the same rules (who, from which states).
+ACTIVITIES: dict[str, Transition] = {
+    t.action: t
+    for t in [
+        # Writing to the customer: the owner or a supervisor, while the ticket is being worked or verified.
+        _t("reply", [*WORKING, S.RESOLVED], KEEP, [OWNER, SUPERVISOR, SYSTEM], "Reply", needs=("body",)),
+        # Internal notes: anyone of the team, at any time.
+        _t("note", list(Status), KEEP, [OWNER, TEAM, SUPERVISOR], "Add note", needs=("body",)),
+    ]
+}
+
 
 def transition(action: str) -> Transition:
     try:
-        return TRANSITIONS[action]
+        return TRANSITIONS.get(action) or ACTIVITIES[action]
     except KeyError:
         raise ValueError(f"unknown action {action!r}") from None
 
