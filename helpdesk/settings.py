@@ -170,6 +170,8 @@ HELPDESK = {
     "DEFAULT_TEAM_SLUG": os.environ.get("HELPDESK_DEFAULT_TEAM", "front-office"),
     # The django-q2 task that delivers a queued outbound message (lives in channels_intake).
     "OUTBOX_TASK": "channels_intake.tasks.deliver_message",
+    # At most this many automatic acknowledgements to one address per hour (auto-reply loops).
+    "ACK_LIMIT_PER_HOUR": env_int("HELPDESK_ACK_LIMIT_PER_HOUR", 3),
     "MAX_MESSAGE_CHARS": env_int("HELPDESK_MAX_MESSAGE_CHARS", 200_000),
     # A webhook body larger than this is refused with 413 (e-mail with attachments is the big one).
     "MAX_WEBHOOK_BYTES": env_int("HELPDESK_MAX_WEBHOOK_BYTES", 25 * 1024 * 1024),

@@ -17,6 +17,9 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+DATA_MIGRATIONS = ("0002_defaults", "0004_default_acknowledgements")
+
+
 @pytest.fixture(autouse=True)
 def installation_defaults(request):
     """What the data migration gives every installation (team, reference kinds, SLA policies).
@@ -25,8 +28,8 @@ def installation_defaults(request):
     """
     if "django_db_setup" in request.fixturenames or request.node.get_closest_marker("django_db"):
         request.getfixturevalue("_django_db_helper")
-        defaults = importlib.import_module("tickets.migrations.0002_defaults")
-        defaults.forwards(apps, None)
+        for name in DATA_MIGRATIONS:
+            importlib.import_module(f"tickets.migrations.{name}").forwards(apps, None)
 
 
 @pytest.fixture

@@ -25,6 +25,7 @@ from tickets.errors import IntakeError
 from tickets.lifecycle import Status
 from tickets.models import Case, CustomerConflict, Interaction, Message, Ticket
 from tickets.services import linking, transitions
+from tickets.services.acknowledgements import acknowledge
 from tickets.services.attachments import store_attachment
 from tickets.services.customers import Sender, normalise_address, resolve_sender
 from tickets.services.events import record_event
@@ -241,6 +242,8 @@ def _receive(msg: InboundMessage) -> IntakeResult:
         )
 
     ticket = _customer_spoke(case.ticket, message, new_ticket=new_ticket, now=now)
+    if new_ticket:
+        acknowledge(ticket=ticket, interaction=interaction, automated=bool(msg.meta.get("auto_reply")))
     return IntakeResult(
         message=message.pk,
         duplicate=False,

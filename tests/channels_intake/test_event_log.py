@@ -31,7 +31,7 @@ def test_accept_stores_the_raw_payload_then_processes_it():
     assert event.result["messages"][0]["ticket"].startswith("T-")
     again = accept(source="cli", channel="sms", payload=cli_payload(provider_message_id="SM1"))
     assert again.status == InboundEvent.Status.DUPLICATE
-    assert Message.objects.count() == 1 and InboundEvent.objects.count() == 2
+    assert Message.objects.filter(direction="in").count() == 1 and InboundEvent.objects.count() == 2
 
 
 def test_a_failing_payload_is_kept_with_its_reason_and_replays_once_fixed():

@@ -268,3 +268,32 @@ def test_failure_midway_leaves_nothing_half_written(monkeypatch):
 def test_agent_factory_sanity(agent):
     # Fixture agents are online members of the front office, used by the tests above.
     assert agent.teams.get().slug == "front-office" and AgentFactory._meta.model is not None
+
+
+def test_first_message_of_a_new_ticket_is_acknowledged_once_per_ticket():
+    first = receive(msg("whatsapp", "447700900401", "Help"))
+    receive(msg("whatsapp", "447700900401", "Hello?"))  # same ticket: no second acknowledgement
+    acks = Message.objects.filter(direction="out", meta__kind="acknowledgement")
+    assert acks.count() == 1
+    ack = acks.get()
+    assert first.ticket in ack.body and ack.channel == "whatsapp" and ack.delivery_status == "queued"
+    assert ack.sender == "+447700900401"
+
+
+def test_acknowledgements_are_limited_per_sender_and_never_sent_to_automated_mail(settings):
+    settings.HELPDESK = {**settings.HELPDESK, "ACK_LIMIT_PER_HOUR": 2}
+    for n in range(4):
+        receive(msg("email", "flood@example.com", f"Issue {n}", reference=f"ORD-70{n}"))
+    receive(
+        msg(
+            "email", "robot@example.com", "Out of office", meta={"auto_reply": "Auto-Submitted: auto-replied"}
+        )
+    )
+    acks = Message.objects.filter(direction="out", meta__kind="acknowledgement")
+    assert acks.filter(sender="flood@example.com").count() == 2
+    assert not acks.filter(sender="robot@example.com").exists()
+
+
+def test_calls_are_not_acknowledged():
+    receive(msg("voice", "+447700900402", "Call"))
+    assert not Message.objects.filter(direction="out").exists()

@@ -3,9 +3,10 @@
 from .conversations import Attachment, Case, Interaction, Message
 from .customers import Customer, CustomerConflict, CustomerIdentity, Reference, ReferenceKind
 from .teams import Agent, BusinessCalendar, Team
-from .tickets import CannedResponse, Category, Note, SlaPolicy, Tag, Ticket, TicketEvent
+from .tickets import Acknowledgement, CannedResponse, Category, Note, SlaPolicy, Tag, Ticket, TicketEvent
 
 __all__ = [
+    "Acknowledgement",
     "Agent",
     "Attachment",
     "BusinessCalendar",

@@ -224,3 +224,19 @@ class CannedResponse(models.Model):
 
     def __str__(self):
         return self.title
+
+
+class Acknowledgement(models.Model):
+    """The automatic answer to the first message of a new ticket, per channel (editable by admins)."""
+
+    channel = models.CharField(max_length=16, choices=Channel.choices, unique=True)
+    body = models.TextField(
+        help_text="Placeholders: {ticket_number}, {customer_name}, {subject}. Keep SMS short."
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["channel"]
+
+    def __str__(self):
+        return f"Acknowledgement on {self.get_channel_display()}"

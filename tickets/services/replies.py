@@ -86,16 +86,8 @@ def reply(
         )
     else:
         Interaction.objects.filter(pk=interaction.pk).update(last_message_at=now)
-    message = Message.objects.create(
-        interaction=interaction,
-        channel=channel,
-        direction=Message.Direction.OUTBOUND,
-        sender=identity.address,
-        subject=f"[{t.number}] {t.subject}"[:300],
-        body=body,
-        delivery_status=Message.DeliveryStatus.QUEUED,
-        sent_at=now,
-        author=agent_of(actor),
+    message = queue_message(
+        ticket=t, interaction=interaction, address=identity.address, body=body, author=agent_of(actor)
     )
     fields = []
     if t.first_responded_at is None:
@@ -108,6 +100,25 @@ def reply(
         from_status=t.status,
         data={"message": message.pk, "channel": channel},
         fields=fields,
+    )
+    return message
+
+
+def queue_message(
+    *, ticket: Ticket, interaction: Interaction, address: str, body: str, author=None, meta=None
+) -> Message:
+    """Put one outbound message in the outbox; it is sent after the surrounding transaction commits."""
+    message = Message.objects.create(
+        interaction=interaction,
+        channel=interaction.channel,
+        direction=Message.Direction.OUTBOUND,
+        sender=address,
+        subject=f"[{ticket.number}] {ticket.subject}"[:300],
+        body=body,
+        delivery_status=Message.DeliveryStatus.QUEUED,
+        sent_at=timezone.now(),
+        author=author,
+        meta=meta or {},
     )
     enqueue_delivery(message.pk)
     return message
