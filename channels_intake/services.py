@@ -14,7 +14,7 @@ from django.utils import timezone
 from channels_intake.adapters import PayloadError, parser_for
 from channels_intake.models import InboundEvent
 from tickets.errors import HelpdeskError
-from tickets.intake import DeliveryReceipt, receive, record_receipt
+from tickets.intake import DeliveryReceipt, Ignored, receive, record_receipt
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +34,27 @@ def record_event(
         )
 
 
+def _take(item) -> dict:
+    if isinstance(item, DeliveryReceipt):
+        return record_receipt(item)
+    if isinstance(item, Ignored):
+        return {"ignored": item.reason}
+    return receive(item).as_dict()
+
+
 def process_event(event: InboundEvent, *, count_attempt: bool = True) -> InboundEvent:
     """Parse and receive every message in an event; mark it processed, duplicate or failed (with why)."""
     if count_attempt:
         event.attempts += 1
     try:
         items = parser_for(event.source)(event)
-        results = [
-            record_receipt(i) if isinstance(i, DeliveryReceipt) else receive(i).as_dict() for i in items
-        ]
+        results = [_take(i) for i in items]
     except PayloadError as exc:
-        event.status, event.error, event.result = InboundEvent.Status.FAILED, f"{PAYLOAD_ERROR_PREFIX}{exc}", {}
+        event.status, event.error, event.result = (
+            InboundEvent.Status.FAILED,
+            f"{PAYLOAD_ERROR_PREFIX}{exc}",
+            {},
+        )
     except HelpdeskError as exc:
         event.status, event.error, event.result = InboundEvent.Status.FAILED, str(exc), {}
     except Exception as exc:  # noqa: BLE001 - keep the payload and the reason, whatever went wrong
@@ -63,7 +73,9 @@ def process_event(event: InboundEvent, *, count_attempt: bool = True) -> Inbound
     return event
 
 
-def accept(*, source: str, channel: str, payload: bytes | str, content_type: str = "", headers=None) -> InboundEvent:
+def accept(
+    *, source: str, channel: str, payload: bytes | str, content_type: str = "", headers=None
+) -> InboundEvent:
     """Store, then process now (within the request: intake is fast; what follows runs as tasks)."""
     event = record_event(
         source=source, channel=channel, payload=payload, content_type=content_type, headers=headers

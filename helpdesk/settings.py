@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_tables2",
     "django_q",
+    "anymail",
     "helpdesk",
     "tickets",
     "channels_intake",
@@ -198,3 +199,28 @@ META_APP_SECRET = os.environ.get("META_APP_SECRET", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 HELPDESK_FROM_EMAIL = os.environ.get("HELPDESK_FROM_EMAIL", "support@helpdesk.localhost")
 DEFAULT_FROM_EMAIL = HELPDESK_FROM_EMAIL
+
+# django-anymail: inbound e-mail from ESPs at /anymail/<esp>/inbound/ (Mailgun, SendGrid, Postmark, …) and,
+# with EMAIL_BACKEND set to an anymail backend, outbound. WEBHOOK_SECRET is "user:password" basic auth that
+# the ESP is configured to send; ESPs that sign (Mailgun, Postmark…) are also verified with their keys.
+ANYMAIL = {
+    "WEBHOOK_SECRET": os.environ.get("ANYMAIL_WEBHOOK_SECRET", ""),
+    "MAILGUN_WEBHOOK_SIGNING_KEY": os.environ.get("MAILGUN_WEBHOOK_SIGNING_KEY", ""),
+    "MAILGUN_API_KEY": os.environ.get("MAILGUN_API_KEY", ""),
+    "SENDGRID_API_KEY": os.environ.get("SENDGRID_API_KEY", ""),
+    "POSTMARK_SERVER_TOKEN": os.environ.get("POSTMARK_SERVER_TOKEN", ""),
+}
+# Outbound mail through Django 6.1's MAILERS: SMTP by default (EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER,
+# EMAIL_HOST_PASSWORD, EMAIL_USE_TLS), or any backend, e.g. EMAIL_BACKEND=anymail.backends.mailgun.EmailBackend.
+_smtp = {
+    "host": os.environ.get("EMAIL_HOST", "localhost"),
+    "port": env_int("EMAIL_PORT", 25),
+    "username": os.environ.get("EMAIL_HOST_USER", ""),
+    "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+    "use_tls": env_bool("EMAIL_USE_TLS", False),
+    "timeout": 20,
+}
+_backend = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+MAILERS = {
+    "default": {"BACKEND": _backend, "OPTIONS": _smtp if _backend.endswith("smtp.EmailBackend") else {}}
+}

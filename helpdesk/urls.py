@@ -12,4 +12,5 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("intake/", include("channels_intake.urls")),
+    path("anymail/", include("anymail.urls")),
 ]

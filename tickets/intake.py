@@ -73,6 +73,13 @@ class DeliveryReceipt:
 
 
 @dataclass
+class Ignored:
+    """A payload deliberately not taken in (an auto-reply, a bounce naming nothing of ours), and why."""
+
+    reason: str
+
+
+@dataclass
 class IntakeResult:
     message: int
     duplicate: bool
