@@ -63,7 +63,8 @@ def handle_webhook(
     )
     event = process_event(event)
     if event.status == InboundEvent.Status.FAILED and event.error.startswith(PAYLOAD_ERROR_PREFIX):
-        return JsonResponse({"error": event.error.removeprefix(PAYLOAD_ERROR_PREFIX), "event": event.pk}, status=400)
+        return JsonResponse(
+            {"error": event.error.removeprefix(PAYLOAD_ERROR_PREFIX), "event": event.pk}, status=400
+        )
     # Accepted: processed, a duplicate, or stored to be replayed after a failure on our side.
     return JsonResponse({"status": event.status, "event": event.pk})
-
