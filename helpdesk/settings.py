@@ -184,7 +184,11 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # django-q logs every enqueue at INFO: one line per ticket change is noise, not news.
+        "django-q": {"level": os.environ.get("Q_LOG_LEVEL", "WARNING")},
+    },
 }
 
 # Webhook bodies up to the intake limit are read into memory; the limit itself answers 413.
