@@ -17,6 +17,12 @@ def pytest_collection_modifyitems(config, items):
                 item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    # PBKDF2's deliberate slowness (~0.3 s per user) is for production, not for factories.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 DATA_MIGRATIONS = ("0002_defaults", "0004_default_acknowledgements")
 
 
