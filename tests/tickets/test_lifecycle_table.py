@@ -89,6 +89,8 @@ def expected(action: str, ticket: Ticket, who: str, cast) -> bool:
         return False
     if action == "reassign" and ticket.assignee_id == cast["teammate"].pk:
         return False  # already theirs: refused as nothing to do
+    if action == "merge" and who == "outsider":
+        return False  # the ticket merged into is in the front office, which the outsider may not change
     if action == "transfer" and ticket.team_id == cast["back_office"].pk:
         return False  # already in that team: nothing to transfer
     if action in ("assign", "reassign"):
@@ -205,7 +207,12 @@ def test_reassign_restarts_at_assigned_for_the_new_owner(cast):
         tr.reassign(ticket=after, actor=cast["teammate"].user, agent=cast["owner"], reason="swap")
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(steps=st.lists(st.tuples(st.sampled_from(lifecycle.ACTIONS), st.sampled_from(ACTORS)), max_size=12))
 def test_random_sequences_agree_with_the_table(cast, steps):
     ticket = TicketFactory()
