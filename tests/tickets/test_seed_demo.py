@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_seed_demo_builds_a_believable_help_desk_once():
-    call_command("seed_demo", customers=60, tickets=120)
+    call_command("seed_demo")  # exactly what the README's first command runs
     for username in ("admin", "supervisor", "frontoffice", "backoffice"):
         assert authenticate(username=username, password="demo") is not None
     roles = set(Agent.objects.values_list("role", flat=True))
@@ -32,5 +32,5 @@ def test_seed_demo_builds_a_believable_help_desk_once():
         assert Ticket.objects.filter(assignee__user__username=username, status__in=ACTIVE_STATUSES).exists()
 
     counts = (Customer.objects.count(), Ticket.objects.count())
-    call_command("seed_demo", customers=60, tickets=120)
+    call_command("seed_demo")  # exactly what the README's first command runs
     assert (Customer.objects.count(), Ticket.objects.count()) == counts

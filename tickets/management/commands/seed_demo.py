@@ -396,6 +396,8 @@ class Command(BaseCommand):
                     customer_unique_id=f"CUS{n * 2 + k + 1:05d}",
                     subject=f"Demo ticket for {username}: {self.rng.choice(SUBJECTS['technical'])}",
                     text="This ticket is waiting for you in the demo.",
+                    # A reference of its own makes it a new issue (linking rule 2), not a follow-up.
+                    reference=f"ORD-{90000 + n * 2 + k}",
                     provider_message_id=f"<demo-{username}-{k}@example.com>",
                 )
                 ticket = self.ticket(result)
