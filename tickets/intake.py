@@ -353,12 +353,12 @@ def _customer_spoke(ticket: Ticket, message: Message, *, new_ticket: bool, now: 
 
 
 # Receipts arrive out of order; a message's status only moves forward (a failure is final).
-_RECEIPT_RANK = {"queued": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
+_RECEIPT_RANK = {"queued": 0, "sending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 
 
 def record_receipt(receipt: DeliveryReceipt) -> dict:
     """Update the outbound message a receipt is about; never creates a message."""
-    if receipt.status not in _RECEIPT_RANK or receipt.status == "queued":
+    if receipt.status not in _RECEIPT_RANK or receipt.status in ("queued", "sending"):
         raise IntakeError(f"unknown delivery status {receipt.status!r}")
     with transaction.atomic():
         message = (

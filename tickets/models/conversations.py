@@ -96,6 +96,7 @@ class Message(models.Model):
     class DeliveryStatus(models.TextChoices):
         RECEIVED = "received", "Received"
         QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
         SENT = "sent", "Sent"
         DELIVERED = "delivered", "Delivered"
         READ = "read", "Read"
@@ -132,7 +133,15 @@ class Message(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(
-                    delivery_status__in=["received", "queued", "sent", "delivered", "read", "failed"]
+                    delivery_status__in=[
+                        "received",
+                        "queued",
+                        "sending",
+                        "sent",
+                        "delivered",
+                        "read",
+                        "failed",
+                    ]
                 ),
                 name="message_delivery_status_valid",
             ),
