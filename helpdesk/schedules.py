@@ -14,4 +14,10 @@ SCHEDULES = [
         "schedule_type": "I",
         "minutes": 1,
     },
+    {
+        "name": "routing: overflow tickets nobody could take to the team's fallback team",
+        "func": "tickets.tasks.overflow_queues",
+        "schedule_type": "I",
+        "minutes": 1,
+    },
 ]

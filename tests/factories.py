@@ -95,6 +95,7 @@ class TicketFactory(factory.django.DjangoModelFactory):
     team = factory.LazyFunction(lambda: Team.objects.get(slug="front-office"))
     created_at = factory.LazyFunction(timezone.now)
     updated_at = factory.LazyFunction(timezone.now)
+    queued_at = factory.LazyFunction(timezone.now)
 
     @factory.post_generation
     def with_case(self, create, extracted, **kwargs):

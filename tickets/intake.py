@@ -310,6 +310,7 @@ def _new_ticket(msg: InboundMessage, sender: Sender, now: datetime, decision: li
         follows=decision.follows,
         created_at=now,
         updated_at=now,
+        queued_at=now,
     )
     apply_targets(ticket)
     ticket.save()

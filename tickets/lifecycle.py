@@ -110,8 +110,16 @@ TRANSITIONS: dict[str, Transition] = {
             target_unowned=S.NEW,
             needs=("reason",),
         ),
-        # The owner moves the ticket to another skill group; it is routed there afresh.
-        _t("transfer", [S.NEW, *WORKING], S.NEW, [OWNER, SUPERVISOR, TEAM], "Transfer", needs=("team",)),
+        # The owner moves the ticket to another skill group; it is routed there afresh. The system transfers
+        # a ticket nobody could take in time to the team's fallback team (overflow).
+        _t(
+            "transfer",
+            [S.NEW, *WORKING],
+            S.NEW,
+            [OWNER, SUPERVISOR, TEAM, SYSTEM],
+            "Transfer",
+            needs=("team",),
+        ),
         # A supervisor alone moves a ticket from one agent to another; the lifecycle restarts at assigned.
         _t("reassign", [S.NEW, *WORKING], S.ASSIGNED, [SUPERVISOR], "Reassign", needs=("agent", "reason")),
         # Triage folds a duplicate into another ticket.

@@ -11,3 +11,7 @@ def distribute_team(team_id: int) -> int:
 
 def distribute_all() -> int:
     return sum(len(assigned) for assigned in routing.distribute_all().values())
+
+
+def overflow_queues() -> int:
+    return len(routing.overflow())

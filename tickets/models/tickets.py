@@ -117,6 +117,8 @@ class Ticket(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     assigned_at = models.DateTimeField(null=True, blank=True)
+    # When the ticket last entered its team's queue (overflow waits are counted from here).
+    queued_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
     last_customer_message_at = models.DateTimeField(null=True, blank=True)

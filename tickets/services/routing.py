@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from tickets import routing
-from tickets.errors import HelpdeskError, IntakeError
-from tickets.models import Agent, Team
-from tickets.selectors.queues import queued_tickets, routing_candidates
+from tickets.errors import HelpdeskError, IntakeError, PermissionDenied, ValidationFailed
+from tickets.lifecycle import Status
+from tickets.models import Agent, Team, Ticket
+from tickets.selectors.queues import QUEUE_ORDER, queued_tickets, routing_candidates
 
 
 def team_for_new_ticket(*, channel: str, customer, reference=None) -> tuple[Team, str]:
@@ -79,3 +82,75 @@ def request_distribution(team_id: int) -> None:
 
 def distribute_all() -> dict[str, list[Assignment]]:
     return {team.name: distribute(team=team) for team in Team.objects.order_by("name")}
+
+
+def take_next(*, actor) -> Ticket | None:
+    """An agent pulls the best queued ticket of their teams, within their maximum (None: nothing to take)."""
+    from tickets.permissions import agent_of
+    from tickets.services import transitions
+
+    agent = agent_of(actor)
+    if agent is None:
+        raise PermissionDenied("Only agents take tickets.")
+    team_ids = list(agent.teams.values_list("pk", flat=True))
+    with transaction.atomic():
+        ticket = (
+            Ticket.objects.filter(team_id__in=team_ids, status=Status.NEW)
+            .order_by(*QUEUE_ORDER)
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
+        if ticket is None:
+            return None
+        return transitions.assign(
+            ticket=ticket, actor=actor, agent=agent, reason="taken by the agent (take next)"
+        )
+
+
+def set_presence(*, agent: Agent, presence: str, actor) -> Agent:
+    """Online / away / offline, by the agent or a supervisor of one of their teams. Coming online routes."""
+    from tickets.permissions import agent_of, is_admin
+
+    me = agent_of(actor)
+    allowed = me is not None and (
+        me.pk == agent.pk
+        or (me.role == Agent.Role.SUPERVISOR and me.teams.filter(pk__in=agent.teams.values("pk")).exists())
+    )
+    if not (allowed or is_admin(actor)):
+        raise PermissionDenied("Only the agent or a supervisor of their team may change their presence.")
+    if presence not in Agent.Presence.values:
+        raise ValidationFailed(
+            f"{presence!r} is not a presence; expected one of {', '.join(Agent.Presence.values)}."
+        )
+    with transaction.atomic():
+        Agent.objects.filter(pk=agent.pk).update(presence=presence, presence_changed_at=timezone.now())
+        if presence == Agent.Presence.ONLINE:
+            for team_id in agent.teams.values_list("pk", flat=True):
+                request_distribution(team_id)
+    agent.refresh_from_db()
+    return agent
+
+
+def overflow(*, now=None) -> list[Assignment]:
+    """Queued tickets that waited past their team's overflow time with nobody able to take them move to the
+    team's fallback team (recorded as a system transfer). Safe to run twice: a moved ticket is no longer there."""
+    from tickets.services import transitions
+
+    now = now or timezone.now()
+    moved: list[Assignment] = []
+    for team in Team.objects.filter(fallback_team__isnull=False).select_related("fallback_team"):
+        if routing.choose_agent(routing_candidates(team.pk)) is not None:
+            continue  # someone can take work: distribution, not overflow, is the answer
+        cutoff = now - timedelta(minutes=team.overflow_after_minutes)
+        for ticket in queued_tickets(team.pk).filter(queued_at__lte=cutoff)[:500]:
+            try:
+                transitions.transfer(
+                    ticket=ticket,
+                    actor=None,
+                    team=team.fallback_team,
+                    reason=f"overflow: queued over {team.overflow_after_minutes} min in {team.name} with no agent free",
+                )
+            except HelpdeskError:
+                continue  # taken or moved meanwhile
+            moved.append(Assignment(ticket.number, team.fallback_team.name, "overflow"))
+    return moved

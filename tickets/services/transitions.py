@@ -69,6 +69,12 @@ def _finish(
     now = timezone.now()
     ticket.version += 1
     ticket.updated_at = now
+    fields = list(fields)
+    if ticket.status in lifecycle.QUEUED_STATUSES and (
+        from_status not in lifecycle.QUEUED_STATUSES or "team" in fields
+    ):
+        ticket.queued_at = now
+        fields.append("queued_at")
     ticket.save(update_fields=["status", "version", "updated_at", *fields])
     record_event(
         ticket=ticket,
