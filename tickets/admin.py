@@ -20,6 +20,7 @@ from tickets.models import (
     Note,
     Reference,
     ReferenceKind,
+    RoutingRule,
     SlaPolicy,
     Tag,
     Team,
@@ -82,6 +83,24 @@ if admin.site.is_registered(User):
 @admin.register(User)
 class HelpdeskUserAdmin(UserAdmin):
     inlines = [AgentInline]
+
+
+@admin.register(RoutingRule)
+class RoutingRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "position",
+        "name",
+        "channel",
+        "category",
+        "customer_tier",
+        "reference_kind",
+        "keywords",
+        "team",
+        "active",
+    ]
+    list_display_links = ["name"]
+    list_editable = ["position", "active"]
+    list_select_related = ["category", "reference_kind", "team"]
 
 
 @admin.register(SlaPolicy)
@@ -235,6 +254,7 @@ class TicketAdmin(admin.ModelAdmin):
         "status",
         "assignee",
         "team",
+        "team_rule",
         "escalated",
         "escalation_level",
         "merged_into",
@@ -259,6 +279,7 @@ class TicketAdmin(admin.ModelAdmin):
                 "fields": [
                     "status",
                     "team",
+                    "team_rule",
                     "assignee",
                     "escalated",
                     "escalation_level",

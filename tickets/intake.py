@@ -293,7 +293,10 @@ def _points_elsewhere(sender: Sender, ticket_ids: list[int], current: Ticket) ->
 
 def _new_ticket(msg: InboundMessage, sender: Sender, now: datetime, decision: linking.LinkDecision) -> Ticket:
     team, team_why = team_for_new_ticket(
-        channel=msg.channel, customer=sender.customer, reference=sender.reference
+        channel=msg.channel,
+        customer=sender.customer,
+        reference=sender.reference,
+        text=f"{msg.subject}\n{msg.text}",
     )
     customer = sender.customer
     priority = sla.priority_for(2, 2, customer.tier)
@@ -307,6 +310,7 @@ def _new_ticket(msg: InboundMessage, sender: Sender, now: datetime, decision: li
         channel=msg.channel,
         priority=priority,
         team=team,
+        team_rule=team_why[:200],
         follows=decision.follows,
         created_at=now,
         updated_at=now,

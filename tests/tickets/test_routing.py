@@ -81,3 +81,37 @@ def test_concurrent_distributors_never_double_assign_or_exceed_limits(front_offi
 
     assert TicketEvent.objects.filter(kind="assign").count() == 24
     assert Ticket.objects.filter(status=Status.NEW).count() == len(tickets) - 24
+
+
+@pytest.mark.django_db
+def test_routing_rules_choose_the_starting_team_in_order(front_office, back_office):
+    from tests.factories import TeamFactory
+    from tickets.intake import InboundMessage, receive
+    from tickets.models import Customer, RoutingRule
+
+    billing = TeamFactory(name="Billing", slug="billing")
+    vip_desk = TeamFactory(name="VIP desk", slug="vip")
+    RoutingRule.objects.create(name="VIPs", position=1, customer_tier="vip", team=vip_desk)
+    RoutingRule.objects.create(name="Money words", position=2, keywords="invoice, refund", team=billing)
+    RoutingRule.objects.create(name="Calls", position=3, channel="voice", team=back_office)
+    RoutingRule.objects.create(name="Off", position=0, active=False, team=back_office)
+    Customer.objects.create(unique_id="V1", tier="vip")
+
+    def team_of(**kw):
+        result = receive(InboundMessage(**kw))
+        ticket = Ticket.objects.get(pk=int(result.ticket[2:]))
+        return ticket.team.slug, ticket.team_rule
+
+    assert team_of(channel="email", sender="v@example.com", customer_unique_id="V1", text="My REFUND") == (
+        "vip",
+        "rule 'VIPs'",
+    )
+    assert team_of(channel="email", sender="a@example.com", text="Where is my Refund?") == (
+        "billing",
+        "rule 'Money words'",
+    )
+    assert team_of(channel="voice", sender="+447700900800", text="call") == ("technical", "rule 'Calls'")
+    assert team_of(channel="sms", sender="+447700900801", text="hello") == (
+        "front-office",
+        "default team Front office",
+    )

@@ -2,7 +2,7 @@
 
 from .conversations import Attachment, Case, Interaction, Message
 from .customers import Customer, CustomerConflict, CustomerIdentity, Reference, ReferenceKind
-from .teams import Agent, BusinessCalendar, Team
+from .teams import Agent, BusinessCalendar, RoutingRule, Team
 from .tickets import Acknowledgement, CannedResponse, Category, Note, SlaPolicy, Tag, Ticket, TicketEvent
 
 __all__ = [
@@ -21,6 +21,7 @@ __all__ = [
     "Note",
     "Reference",
     "ReferenceKind",
+    "RoutingRule",
     "SlaPolicy",
     "Tag",
     "Team",

@@ -75,3 +75,34 @@ class Agent(models.Model):
     @property
     def is_supervisor(self) -> bool:
         return self.role in (self.Role.SUPERVISOR, self.Role.ADMIN)
+
+
+class RoutingRule(models.Model):
+    """Which team a new ticket starts in: the first active rule (lowest position) whose conditions all hold.
+
+    Empty conditions match anything; a rule with only a channel is that channel's default team.
+    """
+
+    name = models.CharField(max_length=100)
+    position = models.PositiveIntegerField(
+        default=100, help_text="Rules are tried in this order, lowest first."
+    )
+    active = models.BooleanField(default=True)
+    channel = models.CharField(max_length=16, blank=True, help_text="e.g. email, whatsapp, voice")
+    category = models.ForeignKey("tickets.Category", null=True, blank=True, on_delete=models.CASCADE)
+    customer_tier = models.CharField(max_length=16, blank=True, help_text="standard, premium or vip")
+    reference_kind = models.ForeignKey(
+        "tickets.ReferenceKind", null=True, blank=True, on_delete=models.CASCADE
+    )
+    keywords = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="Comma-separated; any one in the subject or text matches (any case).",
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="routing_rules")
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self):
+        return f"{self.name} → {self.team}"

@@ -92,6 +92,8 @@ class Ticket(models.Model):
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.P3)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
     team = models.ForeignKey("tickets.Team", on_delete=models.PROTECT, related_name="tickets")
+    # Why the ticket started in its team (the routing rule, or the default).
+    team_rule = models.CharField(max_length=200, blank=True)
     assignee = models.ForeignKey(
         "tickets.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
     )

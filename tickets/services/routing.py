@@ -12,12 +12,36 @@ from django.utils import timezone
 from tickets import routing
 from tickets.errors import HelpdeskError, IntakeError, PermissionDenied, ValidationFailed
 from tickets.lifecycle import Status
-from tickets.models import Agent, Team, Ticket
+from tickets.models import Agent, RoutingRule, Team, Ticket
 from tickets.selectors.queues import QUEUE_ORDER, queued_tickets, routing_candidates
 
 
-def team_for_new_ticket(*, channel: str, customer, reference=None) -> tuple[Team, str]:
-    """(team, why): the configured default team, else the first front-office team."""
+def _matches(rule: RoutingRule, *, channel: str, customer, reference, text: str, category_id) -> bool:
+    if rule.channel and rule.channel != channel:
+        return False
+    if rule.customer_tier and rule.customer_tier != customer.tier:
+        return False
+    if rule.category_id and rule.category_id != category_id:
+        return False
+    if rule.reference_kind_id and (reference is None or reference.kind_id != rule.reference_kind_id):
+        return False
+    if rule.keywords.strip():
+        words = [w.strip().lower() for w in rule.keywords.split(",") if w.strip()]
+        if not any(w in text.lower() for w in words):
+            return False
+    return True
+
+
+def team_for_new_ticket(
+    *, channel: str, customer, reference=None, text: str = "", category_id=None
+) -> tuple[Team, str]:
+    """(team, why): the first matching routing rule, else the configured default team, else the first
+    front-office team."""
+    for rule in RoutingRule.objects.filter(active=True).select_related("team"):
+        if _matches(
+            rule, channel=channel, customer=customer, reference=reference, text=text, category_id=category_id
+        ):
+            return rule.team, f"rule {rule.name!r}"
     slug = settings.HELPDESK["DEFAULT_TEAM_SLUG"]
     team = Team.objects.filter(slug=slug).first()
     if team is not None:
