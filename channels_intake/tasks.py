@@ -13,3 +13,13 @@ def deliver_message(message_id: int) -> str:
     from channels_intake.outbound.delivery import deliver
 
     return deliver(int(message_id))
+
+
+def sweep_outbox() -> dict:
+    """Enqueue outbox messages whose task was lost; fail those a killed worker left ``sending``.
+
+    Meant for a schedule every few minutes (``helpdesk``'s schedule list).
+    """
+    from channels_intake.outbound.delivery import sweep
+
+    return sweep()

@@ -20,4 +20,10 @@ SCHEDULES = [
         "schedule_type": "I",
         "minutes": 1,
     },
+    {
+        "name": "outbox: re-enqueue queued messages whose task was lost; fail ones stuck sending",
+        "func": "channels_intake.tasks.sweep_outbox",
+        "schedule_type": "I",
+        "minutes": 5,
+    },
 ]

@@ -48,8 +48,10 @@ def tickets_of_thread(channel: str, thread_ids: list[str]) -> list[int]:
     """Tickets of earlier messages a reply points at (e-mail ``In-Reply-To``/``References``)."""
     if not thread_ids:
         return []
+    # Answers to web-form tickets go out by e-mail but live on the "web" channel: an e-mailed reply threads to them.
+    channels = [channel, "web"] if channel == "email" else [channel]
     return list(
-        Message.objects.filter(channel=channel, provider_message_id__in=thread_ids)
+        Message.objects.filter(channel__in=channels, provider_message_id__in=thread_ids)
         .exclude(interaction__case__isnull=True)
         .values_list("interaction__case__ticket_id", flat=True)
         .distinct()
