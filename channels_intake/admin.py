@@ -1,34 +1,70 @@
+"""The inbound event log in the admin: every provider request as it arrived, read-only, and replayable."""
+
+import json
+
 from django.contrib import admin, messages
+from django.utils.html import format_html
 
 from channels_intake.models import InboundEvent
 from channels_intake.services import process_event
 
+# Shown on the page at most (a raw e-mail with attachments can be megabytes).
+PAYLOAD_PREVIEW_CHARS = 100_000
+# Already through the pipeline: replaying them again could take a message in twice.
+DONE = (InboundEvent.Status.PROCESSED, InboundEvent.Status.DUPLICATE)
+
 
 @admin.register(InboundEvent)
 class InboundEventAdmin(admin.ModelAdmin):
-    list_display = ["id", "source", "channel", "status", "attempts", "received_at", "error"]
+    list_display = ["id", "received_at", "source", "channel", "status", "attempts", "short_error"]
     list_filter = ["status", "source", "channel"]
     search_fields = ["error"]
-    readonly_fields = [
+    fields = [
         "source",
         "channel",
-        "payload_text",
-        "content_type",
-        "headers",
         "status",
-        "error",
-        "result",
         "attempts",
         "received_at",
         "processed_at",
+        "error",
+        "result_json",
+        "content_type",
+        "headers",
+        "payload_preview",
     ]
-    exclude = ["payload"]
+    readonly_fields = fields
     actions = ["replay"]
     show_full_result_count = False
 
+    def get_queryset(self, request):
+        # The list never needs the payload bytes; the change page reads them.
+        qs = super().get_queryset(request)
+        return (
+            qs
+            if request.resolver_match and "object_id" in request.resolver_match.kwargs
+            else qs.defer("payload")
+        )
+
+    @admin.display(description="error")
+    def short_error(self, obj):
+        return obj.error[:120]
+
+    @admin.display(description="result")
+    def result_json(self, obj):
+        return format_html("<pre>{}</pre>", json.dumps(obj.result, indent=2, ensure_ascii=False))
+
     @admin.display(description="payload")
-    def payload_text(self, obj):
-        return obj.payload_text[:100_000]  # shown escaped by the admin
+    def payload_preview(self, obj):
+        text = obj.payload_text
+        more = (
+            f"\n… ({len(text) - PAYLOAD_PREVIEW_CHARS} more characters)"
+            if len(text) > PAYLOAD_PREVIEW_CHARS
+            else ""
+        )
+        # format_html escapes the payload: it is whatever a provider (or an attacker) sent.
+        return format_html(
+            '<pre style="white-space: pre-wrap">{}{}</pre>', text[:PAYLOAD_PREVIEW_CHARS], more
+        )
 
     def has_add_permission(self, request):
         return False
@@ -36,11 +72,32 @@ class InboundEventAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Replay selected events through the intake pipeline")
+    def has_delete_permission(self, request, obj=None):
+        return False  # the log is what makes intake lossless
+
+    def has_replay_permission(self, request):
+        return request.user.has_perm("channels_intake.change_inboundevent")
+
+    @admin.action(description="Replay selected events through the intake pipeline", permissions=["replay"])
     def replay(self, request, queryset):
-        outcome = {}
+        """Run failed or unprocessed events again (like ``manage.py replay_inbound``); processed ones are skipped."""
+        outcome: dict[str, int] = {}
+        failures = []
+        skipped = 0
         for event in queryset.order_by("received_at", "id"):
+            if event.status in DONE:
+                skipped += 1
+                continue
             event = process_event(event)
             outcome[event.status] = outcome.get(event.status, 0) + 1
-        level = messages.WARNING if outcome.get("failed") else messages.SUCCESS
-        self.message_user(request, ", ".join(f"{n} {s}" for s, n in sorted(outcome.items())), level)
+            if event.status == InboundEvent.Status.FAILED:
+                failures.append(f"event {event.pk}: {event.error}")
+        parts = [f"{n} {status}" for status, n in sorted(outcome.items())]
+        if skipped:
+            parts.append(f"{skipped} skipped (already processed)")
+        summary = "Replayed: " + (", ".join(parts) or "nothing")
+        self.message_user(request, summary, messages.WARNING if failures else messages.SUCCESS)
+        for line in failures[:10]:
+            self.message_user(request, line, messages.ERROR)
+        if len(failures) > 10:
+            self.message_user(request, f"… and {len(failures) - 10} more failures", messages.ERROR)

@@ -1,22 +1,24 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from tickets.services.imports import import_customers
+from tickets.services.imports import COLUMNS, import_customers
 
 
 class Command(BaseCommand):
     help = (
-        "Import customers from a CRM CSV: unique_id,name,tier,email,phone,whatsapp,references (idempotent)."
+        f"Import customers from a CRM CSV with the columns {','.join(COLUMNS)} (references separated by ;). "
+        "Every row is checked first: on any error nothing is imported and the errors are listed by row. "
+        "Running the same file twice changes nothing the second time."
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("file", help="path to the CSV file")
+        parser.add_argument("file", help="path to the CSV file (UTF-8)")
 
-    def handle(self, *args, file, **opts):
+    def handle(self, *args, file: str, **opts):
         try:
             with open(file, "rb") as handle:
                 report = import_customers(file=handle)
         except OSError as exc:
-            raise CommandError(f"cannot read {file}: {exc}") from None
+            raise CommandError(f"cannot read {file}: {exc.strerror or exc}") from None
         if not report.ok:
             raise CommandError(report.summary())
-        self.stdout.write(report.summary())
+        self.stdout.write(self.style.SUCCESS(report.summary()))
