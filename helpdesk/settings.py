@@ -118,8 +118,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "/media-not-served/"  # attachments are served only through an access-checked view
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
-LOGIN_URL = "admin:login"
-LOGIN_REDIRECT_URL = "/"
+LOGIN_URL = "desk:login"
+LOGIN_REDIRECT_URL = "desk:home"
+LOGOUT_REDIRECT_URL = "desk:login"
 
 # Django 6's built-in Content-Security-Policy: no inline scripts or styles anywhere.
 from django.utils.csp import CSP  # noqa: E402
