@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
@@ -15,19 +15,21 @@ from tickets.services.routing import set_presence
 from tickets.views.base import START_PAGES, agent_required, refusal
 
 
-def start_page(agent: Agent | None) -> str:
+def start_page(agent: Agent | None) -> str | None:
     names = START_PAGES.get(agent.role if agent else Agent.Role.ADMIN, ("admin:index",))
     for name in names:
         try:
             return reverse(name)
         except NoReverseMatch:
             continue
-    return reverse("admin:index")
+    return None
 
 
 @agent_required
 def home(request):
-    return redirect(start_page(request.agent))
+    url = start_page(request.agent)
+    # Without any of its role's pages installed, the start page is the navigation itself.
+    return redirect(url) if url else render(request, "desk/home.html")
 
 
 @require_POST
