@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.db.models import Q
 
 from tickets import sla
@@ -20,9 +22,21 @@ def targets_for(*, priority: int, team_id: int | None) -> tuple[int, int]:
     return sla.DEFAULT_TARGETS[priority]
 
 
+log = logging.getLogger(__name__)
+
+
+def business_hours(calendar) -> sla.BusinessHours | None:
+    """The team calendar's hours; a calendar the admin broke counts 24/7 (logged) rather than refuse intake."""
+    try:
+        return sla.BusinessHours.of(calendar)
+    except sla.CalendarError as exc:
+        log.error("business calendar %r is unusable, counting 24/7: %s", calendar, exc)
+        return None
+
+
 def apply_targets(ticket: Ticket) -> None:
     """Set the ticket's due times from its priority and team (in memory; the caller saves)."""
     first, resolution = targets_for(priority=ticket.priority, team_id=ticket.team_id)
-    calendar = ticket.team.calendar if ticket.team_id else None
+    calendar = business_hours(ticket.team.calendar if ticket.team_id else None)
     ticket.first_response_due = sla.add_working_minutes(ticket.created_at, first, calendar)
     ticket.resolution_due = sla.add_working_minutes(ticket.created_at, resolution, calendar)
