@@ -20,6 +20,7 @@ from django.db.models import Count, Q
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 
 from tickets.channels import AddressKind, Channel
@@ -52,6 +53,7 @@ from tickets.services.customers import normalise_address
 from tickets.services.events import record_event
 from tickets.services.imports import COLUMNS, REFERENCE_SEPARATOR, import_customers
 from tickets.services.routing import request_distribution, set_presence
+from tickets.sla import CalendarError, parse_weekly_hours, public_holidays
 
 
 class ReadOnlyMixin:
@@ -88,6 +90,25 @@ class BusinessCalendarForm(forms.ModelForm):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValidationError(f"{name!r} is not a time zone (e.g. Europe/London, UTC).") from None
         return name
+
+    def clean_weekly_hours(self):
+        weekly = self.cleaned_data["weekly_hours"]
+        if not isinstance(weekly, dict):
+            raise ValidationError('Write the hours as {"mon": [["09:00", "17:00"]], …}.')
+        try:
+            parse_weekly_hours(weekly)
+        except CalendarError as exc:
+            raise ValidationError(str(exc)) from None
+        return weekly
+
+    def clean_holiday_country(self):
+        country = self.cleaned_data["holiday_country"].strip().upper()
+        if country:
+            try:
+                public_holidays(country, timezone.now().year)
+            except CalendarError as exc:
+                raise ValidationError(f"{exc} (use an ISO code such as GB, DE or GB-SCT).") from None
+        return country
 
 
 @admin.register(BusinessCalendar)

@@ -168,3 +168,22 @@ def test_pausing_then_resuming_never_shortens_the_remaining_time(calendar, start
     assert working_minutes_between(start, paused_at, calendar) + working_minutes_between(
         resumed_at, due_after_pause, calendar
     ) == pytest.approx(target)
+
+
+@pytest.mark.django_db
+def test_the_admin_refuses_a_calendar_the_arithmetic_cannot_use(admin_client):
+    form = {
+        "name": "Night shift",
+        "timezone": "Europe/London",
+        "weekly_hours": '{"mon": [["22:00", "06:00"]]}',
+        "holiday_country": "ZZ",
+    }
+    response = admin_client.post("/admin/tickets/businesscalendar/add/", form)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "ends before it starts (split a night shift at 24:00)" in text
+    assert "no public holiday data" in text
+    form.update(
+        weekly_hours='{"mon": [["22:00", "24:00"]], "tue": [["00:00", "06:00"]]}', holiday_country="gb-sct"
+    )
+    assert admin_client.post("/admin/tickets/businesscalendar/add/", form).status_code == 302
