@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -15,6 +16,8 @@ from tickets.intake import InboundAttachment, InboundMessage, receive
 from tickets.lifecycle import Status
 from tickets.models import (
     CannedResponse,
+    Case,
+    Category,
     Message,
     Note,
     Tag,
@@ -354,3 +357,318 @@ def test_the_header_poll_is_a_handful_of_queries(client, story, agent, django_as
     client.force_login(agent.user)
     with django_assert_max_num_queries(8):
         client.get(reverse("desk:ticket_header", args=[story.pk]))
+
+
+# Acting ----------------------------------------------------------------------------------------------------
+
+
+def act(client, ticket, action, data=None, *, version=None, htmx=False):
+    current = Ticket.objects.get(pk=ticket.pk)
+    payload = {"version": current.version if version is None else version, **(data or {})}
+    return client.post(
+        reverse("desk:ticket_act", args=[ticket.pk, action]), payload, **(HTMX if htmx else {})
+    )
+
+
+def fresh(ticket) -> Ticket:
+    return Ticket.objects.get(pk=ticket.pk)
+
+
+@pytest.fixture
+def opened(story, agent) -> Ticket:
+    return transitions.open_ticket(ticket=story, actor=agent.user)
+
+
+def test_open_take_pend_resolve_reopen_close_from_the_buttons(client, story, agent, other_agent):
+    client.force_login(agent.user)
+    response = act(client, story, "open")
+    assert response.status_code == 302 and response["Location"] == reverse("desk:ticket", args=[story.pk])
+    assert fresh(story).status == Status.OPEN
+    act(client, story, "pend", {"reason": "Waiting for the customer"})
+    assert fresh(story).status == Status.PENDING
+    assert story.events.get(kind="pend").reason == "Waiting for the customer"
+    act(client, story, "resolve", {"resolution_type": "fixed", "notes": "Line reset"})
+    t = fresh(story)
+    assert (t.status, t.resolution_type, t.resolution_notes) == (Status.RESOLVED, "fixed", "Line reset")
+    act(client, story, "reopen", {"reason": "Still down"})
+    assert fresh(story).status == Status.ASSIGNED
+    act(client, story, "open")
+    response = act(client, story, "close", {"resolution_type": "", "notes": ""})  # the resolution it has
+    assert response.status_code == 302 and fresh(story).status == Status.CLOSED
+    follow = client.get(response["Location"])
+    assert f"{story.number} is closed." in text_of(follow)
+
+    queued = _receive(channel="email", sender="new@example.com", text="Queued one")
+    client.force_login(other_agent.user)
+    act(client, queued, "assign")
+    assert (fresh(queued).status, fresh(queued).assignee_id) == (Status.ASSIGNED, other_agent.pk)
+
+
+def test_escalate_transfer_reassign_merge_and_spam_from_the_buttons(
+    client, opened, agent, other_agent, supervisor, back_office
+):
+    client.force_login(agent.user)
+    act(client, opened, "escalate", {"reason": "Customer threatens to leave", "to_team": ""})
+    t = fresh(opened)
+    assert t.escalated and t.status == Status.OPEN and t.team.slug == "front-office"
+
+    client.force_login(supervisor.user)
+    act(client, opened, "reassign", {"agent": other_agent.pk, "reason": "Frank is off sick"})
+    t = fresh(opened)
+    assert (t.assignee_id, t.status) == (other_agent.pk, Status.ASSIGNED)
+    assert t.events.get(kind="reassign").reason == "Frank is off sick"
+
+    dupe = _receive(channel="sms", sender="+447700900111", text="Same again ORD-7007", reference="ORD-7007")
+    assert dupe.pk != opened.pk and dupe.customer_id == opened.customer_id
+    client.force_login(other_agent.user)
+    act(client, dupe, "merge", {"into": opened.number, "reason": ""})
+    assert (fresh(dupe).status, fresh(dupe).merged_into_id) == (Status.CLOSED, opened.pk)
+
+    spam = _receive(channel="email", sender="spam@example.com", text="Buy now")
+    act(client, spam, "mark_spam", {"reason": ""})
+    assert (fresh(spam).status, fresh(spam).resolution_type) == (Status.CLOSED, "spam")
+
+    # Transferring out of the agent's teams: the ticket leaves their sight, so they go back to their start page.
+    response = act(client, opened, "transfer", {"team": back_office.pk, "reason": "Technical"})
+    assert response.status_code == 302 and response["Location"] == reverse("desk:home")
+    assert (fresh(opened).team_id, fresh(opened).status) == (back_office.pk, Status.NEW)
+
+
+@pytest.mark.parametrize(
+    ("who", "action", "data"),
+    [
+        ("agent", "reassign", {"reason": "mine"}),
+        ("other_agent", "resolve", {"resolution_type": "fixed", "notes": "Not mine"}),
+        ("other_agent", "pend", {"reason": "Not mine"}),
+        ("other_agent", "escalate", {"reason": "Not mine"}),
+        ("other_agent", "close", {"resolution_type": "fixed", "notes": "Not mine"}),
+        ("supervisor", "open", {}),
+    ],
+)
+def test_actions_the_user_may_not_take_are_refused_with_403(client, opened, request, who, action, data):
+    user = request.getfixturevalue(who).user
+    if action == "reassign":
+        data = {**data, "agent": request.getfixturevalue("other_agent").pk}
+    before = (fresh(opened).version, fresh(opened).status, fresh(opened).assignee_id)
+    client.force_login(user)
+    response = act(client, opened, action, data)
+    assert response.status_code == 403
+    assert "You may not" in text_of(response)
+    assert (fresh(opened).version, fresh(opened).status, fresh(opened).assignee_id) == before
+
+
+def test_a_ticket_of_another_team_cannot_be_acted_on_at_all(client, opened, back_agent):
+    client.force_login(back_agent.user)
+    assert act(client, opened, "mark_spam").status_code == 404
+    assert fresh(opened).status == Status.OPEN
+
+
+def test_what_is_missing_is_asked_for_with_400(client, opened, agent):
+    client.force_login(agent.user)
+    response = act(client, opened, "resolve", {"resolution_type": "fixed", "notes": ""})
+    assert response.status_code == 400
+    html = text_of(response)
+    assert "This field is required." in html and '<details class="action action-resolve" open>' in html
+    assert act(client, opened, "pend", {"reason": "  "}).status_code == 400
+    response = client.post(reverse("desk:ticket_act", args=[opened.pk, "pend"]), {"reason": "No version"})
+    assert response.status_code == 400 and "which version of the ticket you saw" in text_of(response)
+    assert fresh(opened).status == Status.OPEN
+
+
+def test_a_change_from_a_stale_screen_is_refused_with_who_changed_what_when(
+    client, opened, agent, supervisor
+):
+    seen = fresh(opened).version
+    transitions.pend(ticket=opened.pk, actor=supervisor.user, reason="Waiting for the engineer")
+    client.force_login(agent.user)
+    response = act(client, opened, "resolve", {"resolution_type": "fixed", "notes": "Fixed it"}, version=seen)
+    assert response.status_code == 409
+    html = text_of(response)
+    assert re.search(rf"sue changed {opened.number} at \d\d:\d\d: set it pending \(open → pending\)", html)
+    assert "Waiting for the engineer" in html and "Your change was not saved" in html
+    t = fresh(opened)
+    assert t.status == Status.PENDING and t.resolution_notes == ""
+    # The fresh page carries the new version and keeps what the agent typed, ready to send again.
+    assert f'name="version" value="{t.version}"' in html and "Fixed it" in html
+
+
+def test_an_action_the_state_no_longer_allows_is_a_conflict(client, opened, agent):
+    client.force_login(agent.user)
+    response = act(client, opened, "reopen", {"reason": "again"})
+    assert response.status_code == 409 and "reopen is allowed only from" in text_of(response)
+
+
+def test_htmx_actions_swap_the_workspace_and_say_what_happened(client, opened, agent, supervisor):
+    client.force_login(agent.user)
+    response = act(client, opened, "pend", {"reason": "Parts ordered"}, htmx=True)
+    assert response.status_code == 200
+    html = text_of(response)
+    assert html.lstrip().startswith('<div id="workspace"') and "<html" not in html
+    assert f"{opened.number} is pending." in html and "Parts ordered" in html
+    stale = fresh(opened).version
+    transitions.resolve(ticket=opened.pk, actor=supervisor.user, resolution_type="fixed", notes="Done by sue")
+    conflict = act(
+        client, opened, "close", {"resolution_type": "fixed", "notes": "x"}, version=stale, htmx=True
+    )
+    assert conflict.status_code == 200 and "sue changed" in text_of(conflict)
+    assert fresh(opened).status == Status.RESOLVED
+
+
+def test_reply_with_an_attachment_and_a_note(client, opened, agent):
+    client.force_login(agent.user)
+    url = reverse("desk:ticket_reply", args=[opened.pk])
+    upload = SimpleUploadedFile("steps.pdf", b"%PDF steps", content_type="application/pdf")
+    response = client.post(
+        url,
+        {
+            "version": fresh(opened).version,
+            "channel": "email",
+            "body": "See the steps",
+            "attachments": upload,
+        },
+    )
+    assert response.status_code == 302
+    message = Message.objects.get(direction="out", author=agent)
+    assert (message.channel, message.body, message.delivery_status) == ("email", "See the steps", "queued")
+    assert message.attachments.get().filename == "steps.pdf"
+    assert "Reply queued for sending by E-mail." in text_of(client.get(response["Location"]))
+
+    response = client.post(reverse("desk:ticket_note", args=[opened.pk]), {"body": "Called the depot"})
+    assert response.status_code == 302 and Note.objects.get().body == "Called the depot"
+    assert client.post(reverse("desk:ticket_note", args=[opened.pk]), {"body": ""}).status_code == 400
+
+
+def test_a_refused_reply_keeps_the_draft(client, opened, agent, supervisor):
+    client.force_login(agent.user)
+    seen = fresh(opened).version
+    add_note(ticket=opened, actor=supervisor.user, body="FYI")  # a note does not change the ticket
+    transitions.pend(ticket=opened.pk, actor=supervisor.user, reason="Waiting")
+    url = reverse("desk:ticket_reply", args=[opened.pk])
+    response = client.post(url, {"version": seen, "channel": "email", "body": "My long careful answer"})
+    assert response.status_code == 409
+    assert "My long careful answer" in text_of(response)
+    response = client.post(url, {"version": fresh(opened).version, "channel": "social", "body": "Hi"})
+    assert response.status_code == 400 and "has no Social address" in text_of(response)
+    assert not Message.objects.filter(author=agent).exists()
+
+
+def test_priority_category_and_tags_edit_in_place(client, opened, agent):
+    billing = Category.objects.create(name="Billing", slug="billing")
+    outage = Tag.objects.create(name="outage")
+    client.force_login(agent.user)
+
+    def edit(field, data, **kw):
+        payload = {"version": fresh(opened).version, **data}
+        return client.post(reverse("desk:ticket_edit", args=[opened.pk, field]), payload, **kw)
+
+    response = edit("priority", {"priority": 1}, **HTMX)
+    assert response.status_code == 200 and "Priority saved." in text_of(response)
+    assert fresh(opened).priority == 1 and "changed the priority from P3 to P1" in text_of(response)
+    assert edit("category", {"category": billing.pk}).status_code == 302
+    assert edit("tags", {"tags": [outage.pk]}).status_code == 302
+    t = fresh(opened)
+    assert t.category == billing and list(t.tags.all()) == [outage]
+    assert list(
+        t.events.filter(kind__in=["priority", "category", "tags"]).values_list("kind", flat=True)
+    ) == [
+        "priority",
+        "category",
+        "tags",
+    ]
+    stale = client.post(
+        reverse("desk:ticket_edit", args=[opened.pk, "priority"]), {"version": t.version - 1, "priority": 4}
+    )
+    assert stale.status_code == 409 and fresh(opened).priority == 1
+    assert edit("priority", {"priority": 9}).status_code == 400
+    assert client.post(reverse("desk:ticket_edit", args=[opened.pk, "status"]), {}).status_code == 404
+
+
+def test_a_closed_ticket_is_not_edited(client, opened, agent):
+    transitions.close(ticket=opened.pk, actor=agent.user, resolution_type="fixed", notes="Done")
+    client.force_login(agent.user)
+    response = client.post(
+        reverse("desk:ticket_edit", args=[opened.pk, "priority"]),
+        {"version": fresh(opened).version, "priority": 1},
+    )
+    assert response.status_code == 409 and "reopen it before" in text_of(response)
+    assert 'id="reply-form"' not in text_of(page(client, opened))
+
+
+def test_relink_and_split_from_the_interactions_panel(client, opened, agent):
+    other = _receive(channel="sms", sender="+447700900111", text="ORD-3003 bill", reference="ORD-3003")
+    whatsapp = Case.objects.get(ticket=opened, interaction__channel="whatsapp")
+    email = Case.objects.get(ticket=opened, interaction__channel="email")
+    client.force_login(agent.user)
+    html = text_of(page(client, opened))
+    assert f"/interactions/{whatsapp.pk}/relink/" in html and f"/interactions/{email.pk}/split/" in html
+
+    url = reverse("desk:ticket_relink", args=[opened.pk, whatsapp.pk])
+    response = client.post(
+        url, {"version": fresh(opened).version, "to_ticket": other.number, "reason": "bill"}
+    )
+    assert response.status_code == 302
+    assert Case.objects.get(pk=whatsapp.pk).ticket_id == other.pk
+    assert f"The interaction now belongs to {other.number}." in text_of(client.get(response["Location"]))
+
+    url = reverse("desk:ticket_split", args=[opened.pk, email.pk])
+    response = client.post(url, {"version": fresh(opened).version, "subject": "Invoice", "reason": ""})
+    assert response.status_code == 302
+    new = Ticket.objects.get(subject="Invoice")
+    assert Case.objects.get(pk=email.pk).ticket_id == new.pk and new.status == Status.NEW
+    # The case has moved: relinking it again from here is a conflict, not a silent success.
+    again = client.post(url, {"version": fresh(opened).version})
+    assert again.status_code == 409 and "no longer on" in text_of(again)
+
+
+def test_merge_and_relink_only_into_tickets_the_user_can_see(client, opened, agent, back_office):
+    hidden = _receive(channel="email", sender="abc@example.com", text="ORD-4004", reference="ORD-4004")
+    transitions.transfer(ticket=hidden.pk, actor=None, team=back_office)
+    client.force_login(agent.user)
+    response = act(client, opened, "merge", {"into": hidden.number})
+    assert response.status_code == 400 and f"There is no ticket {hidden.number} that you can see." in text_of(
+        response
+    )
+    case = Case.objects.filter(ticket=opened).last()
+    response = client.post(
+        reverse("desk:ticket_relink", args=[opened.pk, case.pk]),
+        {"version": fresh(opened).version, "to_ticket": hidden.number},
+    )
+    assert response.status_code == 400 and Case.objects.get(pk=case.pk).ticket_id == opened.pk
+
+
+def test_unknown_actions_and_gets_on_actions(client, opened, agent):
+    client.force_login(agent.user)
+    assert act(client, opened, "delete").status_code == 404
+    assert act(client, opened, "customer_reply").status_code == 404
+    assert client.get(reverse("desk:ticket_act", args=[opened.pk, "pend"])).status_code == 405
+
+
+def test_drafts_survive_an_htmx_swap_except_the_one_just_sent(client, opened, agent):
+    client.force_login(agent.user)
+
+    def kept(response) -> set[str]:
+        html = text_of(response)
+        return {
+            box for box in ("reply", "note") if re.search(rf'id="id_{box}_body"[^>]*hx-preserve="true"', html)
+        }
+
+    edited = client.post(
+        reverse("desk:ticket_edit", args=[opened.pk, "priority"]),
+        {"version": fresh(opened).version, "priority": 2},
+        **HTMX,
+    )
+    assert kept(edited) == {"reply", "note"}
+    sent = client.post(
+        reverse("desk:ticket_reply", args=[opened.pk]),
+        {"version": fresh(opened).version, "channel": "email", "body": "Sent"},
+        **HTMX,
+    )
+    assert "Reply queued" in text_of(sent) and kept(sent) == {"note"}
+    noted = client.post(reverse("desk:ticket_note", args=[opened.pk]), {"body": "Noted"}, **HTMX)
+    assert kept(noted) == {"reply"}
+    refused = client.post(
+        reverse("desk:ticket_reply", args=[opened.pk]),
+        {"version": 1, "channel": "email", "body": "Stale draft"},
+        **HTMX,
+    )
+    assert "Stale draft" in text_of(refused) and kept(refused) == {"note"}

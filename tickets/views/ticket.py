@@ -44,6 +44,8 @@ from tickets.views.base import agent_required
 TEMPLATE = "tickets/ticket/workspace.html"
 WRITTEN_CHANNELS = [(c.value, c.label) for c in Channel if c != Channel.VOICE]
 
+# The boxes an agent writes in; what they hold survives an htmx swap of the workspace.
+DRAFTS = frozenset({"reply", "note"})
 # Keyboard shortcuts on the action buttons (r and n focus the reply and note boxes).
 SHORTCUTS = {"open": "o", "pend": "p", "resolve": "s", "close": "c", "escalate": "e", "assign": "t"}
 # Actions that need nothing but a click (and a confirmation where they cannot be undone in one step).
@@ -113,7 +115,7 @@ def _reply_channels(ws, submitted: str = "") -> list[tuple[str, str]]:
     return choices
 
 
-def _context(request, ticket: Ticket, *, bound: dict | None = None, open_form: str = ""):
+def _context(request, ticket: Ticket, *, bound: dict | None = None, open_form: str = "", sent: str = ""):
     ws = ws_selectors.workspace(ticket=ticket, user=request.user)
     bound = dict(bound or {})
     for key, form in bound.items():
@@ -178,6 +180,9 @@ def _context(request, ticket: Ticket, *, bound: dict | None = None, open_form: s
         "edit_forms": edits,
         "interactions": interactions,
         "open_form": open_form,
+        # Drafts the browser keeps across an htmx swap of the workspace (hx-preserve): all of them, except
+        # the one this answer carries itself (re-shown after a refusal) and the one just sent (cleared).
+        "keep": DRAFTS - set(bound) - {sent},
     }
 
 
@@ -298,9 +303,15 @@ def _refused(request, pk: int, exc: HelpdeskError, **kwargs) -> HttpResponse:
     if ticket is None:
         messages.error(request, str(exc))
         return _away(request)
-    messages.error(
-        request, ws_selectors.conflict_message(ticket) if isinstance(exc, ConflictError) else str(exc)
-    )
+    text = str(exc)
+    if isinstance(exc, ConflictError):
+        seen = next((f.data.get("version") for f in kwargs.get("bound", {}).values()), None)
+        if seen is not None and str(seen) != str(ticket.version):
+            # Changed since the agent looked: say who changed what, when.
+            text = ws_selectors.conflict_message(ticket)
+        else:
+            text = f"{exc} {ws_selectors.last_change(ticket)}."
+    messages.error(request, text)
     return _page(request, ticket, status=_status_of(exc), **kwargs)
 
 
@@ -315,13 +326,13 @@ def _invalid(request, ticket: Ticket, key: str, form: TicketForm) -> HttpRespons
     return _page(request, ticket, status=400, bound={key: form}, open_form=key)
 
 
-def _done(request, pk: int, text: str) -> HttpResponse:
+def _done(request, pk: int, text: str, *, sent: str = "") -> HttpResponse:
     messages.success(request, text)
     ticket = _after(request, pk)
     if ticket is None:
         return _away(request)
     if request.htmx:
-        return _page(request, ticket)
+        return _page(request, ticket, sent=sent)
     return redirect("desk:ticket", pk)
 
 
@@ -407,7 +418,7 @@ def reply(request, pk: int):
         )
     except HelpdeskError as exc:
         return _refused(request, pk, exc, bound={"reply": form}, open_form="reply")
-    return _done(request, pk, f"Reply queued for sending by {message.get_channel_display()}.")
+    return _done(request, pk, f"Reply queued for sending by {message.get_channel_display()}.", sent="reply")
 
 
 @require_POST
@@ -421,7 +432,7 @@ def note(request, pk: int):
         add_note(ticket=ticket, actor=request.user, body=form.cleaned_data["body"])
     except HelpdeskError as exc:
         return _refused(request, pk, exc, bound={"note": form}, open_form="note")
-    return _done(request, pk, "Note added.")
+    return _done(request, pk, "Note added.", sent="note")
 
 
 @require_POST
