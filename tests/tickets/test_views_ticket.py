@@ -443,6 +443,7 @@ def test_escalate_transfer_reassign_merge_and_spam_from_the_buttons(
         ("other_agent", "escalate", {"reason": "Not mine"}),
         ("other_agent", "close", {"resolution_type": "fixed", "notes": "Not mine"}),
         ("supervisor", "open", {}),
+        ("other_agent", "reopen", {"reason": "Not mine"}),
     ],
 )
 def test_actions_the_user_may_not_take_are_refused_with_403(client, opened, request, who, action, data):

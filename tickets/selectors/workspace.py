@@ -237,7 +237,9 @@ def _seconds_text(seconds) -> str:
 def call_summary(meta: dict) -> tuple[str, str]:
     """("Inbound call, completed, 6 min 30 s", recording URL or "") from a call record's ``meta["call"]``."""
     call = (meta or {}).get("call") or {}
-    parts = [f"{str(call.get('direction') or 'phone').capitalize()} call"]
+    if not isinstance(call, dict) or not call:
+        return "", ""  # a call logged without provider facts: its text says it all
+    parts = [f"{str(call['direction']).capitalize()} call" if call.get("direction") else "Call"]
     if call.get("status"):
         parts.append(str(call["status"]).replace("-", " "))
     if call.get("duration_seconds"):
