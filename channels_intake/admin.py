@@ -2,10 +2,11 @@
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from channels_intake.models import InboundEvent
+from channels_intake.models import InboundEvent, Mailbox
 from channels_intake.services import process_event
 
 # Shown on the page at most (a raw e-mail with attachments can be megabytes).
@@ -101,3 +102,93 @@ class InboundEventAdmin(admin.ModelAdmin):
             self.message_user(request, line, messages.ERROR)
         if len(failures) > 10:
             self.message_user(request, f"… and {len(failures) - 10} more failures", messages.ERROR)
+
+
+# IMAP mailboxes ------------------------------------------------------------------------------------------
+
+
+class MailboxForm(forms.ModelForm):
+    """The password is write-only: never rendered back, and left as it is when the field is left blank."""
+
+    password = forms.CharField(
+        required=False,
+        strip=False,
+        max_length=255,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Leave blank to keep the current password.",
+    )
+
+    class Meta:
+        model = Mailbox
+        fields = [
+            "name",
+            "active",
+            "host",
+            "port",
+            "security",
+            "username",
+            "password",
+            "folder",
+            "after_processing",
+            "processed_folder",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Never an initial value: not in the page, and a blank field does not count as a change.
+        self.initial["password"] = ""
+
+    def clean_password(self):
+        password = self.cleaned_data.get("password", "")
+        if password:
+            return password
+        if self.instance.pk and self.instance.password:  # the stored one (the form has not touched it yet)
+            return self.instance.password
+        raise forms.ValidationError("A password is required to log in to the mailbox.")
+
+
+@admin.register(Mailbox)
+class MailboxAdmin(admin.ModelAdmin):
+    form = MailboxForm
+    list_display = [
+        "name",
+        "username",
+        "host",
+        "folder",
+        "active",
+        "last_polled_at",
+        "last_fetched",
+        "short_error",
+    ]
+    list_filter = ["active"]
+    search_fields = ["name", "username", "host"]
+    readonly_fields = ["last_polled_at", "last_fetched", "last_error"]
+    fieldsets = [
+        (None, {"fields": ["name", "active"]}),
+        ("Server", {"fields": ["host", "port", "security", "username", "password"]}),
+        ("Mail", {"fields": ["folder", "after_processing", "processed_folder"]}),
+        ("Last poll", {"fields": ["last_polled_at", "last_fetched", "last_error"]}),
+    ]
+    actions = ["poll_now"]
+
+    @admin.display(description="last error")
+    def short_error(self, obj):
+        return obj.last_error[:120]
+
+    def has_poll_permission(self, request):
+        return request.user.has_perm("channels_intake.change_mailbox")
+
+    @admin.action(description="Poll selected mailboxes now", permissions=["poll"])
+    def poll_now(self, request, queryset):
+        from channels_intake.imap import poll_mailbox
+
+        for mailbox in queryset.order_by("name"):
+            result = poll_mailbox(mailbox)
+            if result.error:
+                self.message_user(request, f"{mailbox.name}: {result.error}", messages.ERROR)
+            elif result.skipped:
+                self.message_user(request, f"{mailbox.name}: skipped, {result.skipped}", messages.WARNING)
+            else:
+                self.message_user(
+                    request, f"{mailbox.name}: {result.fetched} message(s) taken in", messages.SUCCESS
+                )

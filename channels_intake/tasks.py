@@ -23,3 +23,27 @@ def sweep_outbox() -> dict:
     from channels_intake.outbound.delivery import sweep
 
     return sweep()
+
+
+def poll_mailboxes() -> list[str]:
+    """Every minute (``helpdesk``'s schedule list): one ``poll_mailbox`` task per active IMAP mailbox,
+    so a slow or hanging server never uses up the time of the others. Returns the task ids."""
+    from django_q.tasks import async_task
+
+    from channels_intake.models import Mailbox
+
+    return [
+        async_task("channels_intake.tasks.poll_mailbox", pk, group="imap")
+        for pk in Mailbox.objects.filter(active=True).order_by("name").values_list("pk", flat=True)
+    ]
+
+
+def poll_mailbox(mailbox_id: int) -> dict:
+    """Poll one IMAP mailbox (safe to run twice: a second poll at the same time skips it)."""
+    from channels_intake.imap import poll_mailbox as _poll_mailbox
+    from channels_intake.models import Mailbox
+
+    mailbox = Mailbox.objects.filter(pk=int(mailbox_id), active=True).first()
+    if mailbox is None:
+        return {"mailbox": mailbox_id, "skipped": "no such active mailbox"}
+    return _poll_mailbox(mailbox).as_dict()

@@ -26,4 +26,10 @@ SCHEDULES = [
         "schedule_type": "I",
         "minutes": 5,
     },
+    {
+        "name": "e-mail: poll the active IMAP mailboxes for unseen mail",
+        "func": "channels_intake.tasks.poll_mailboxes",
+        "schedule_type": "I",
+        "minutes": 1,
+    },
 ]
