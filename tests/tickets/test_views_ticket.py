@@ -673,3 +673,10 @@ def test_drafts_survive_an_htmx_swap_except_the_one_just_sent(client, opened, ag
         **HTMX,
     )
     assert "Stale draft" in text_of(refused) and kept(refused) == {"note"}
+
+
+def test_an_htmx_action_that_takes_the_ticket_out_of_sight_redirects_home(client, opened, agent, back_office):
+    client.force_login(agent.user)
+    response = act(client, opened, "transfer", {"team": back_office.pk, "reason": ""}, htmx=True)
+    assert response.status_code == 204 and response["HX-Redirect"] == reverse("desk:home")
+    assert f"{opened.number} is transferred." in text_of(client.get(reverse("desk:home"), follow=True))

@@ -116,7 +116,7 @@ def _status(value: str) -> str:
 PAST = {
     "open": "opened it",
     "pend": "set it pending",
-    "customer_reply": "the customer replied",
+    "customer_reply": "noted the customer's reply",
     "resolve": "resolved it",
     "close": "closed it",
     "reopen": "reopened it",
