@@ -177,7 +177,45 @@ HELPDESK = {
     "MAX_MESSAGE_CHARS": env_int("HELPDESK_MAX_MESSAGE_CHARS", 200_000),
     # A webhook body larger than this is refused with 413 (e-mail with attachments is the big one).
     "MAX_WEBHOOK_BYTES": env_int("HELPDESK_MAX_WEBHOOK_BYTES", 25 * 1024 * 1024),
+    # The customer-facing pages (/support/): rate limits ("count/period", per client IP and per e-mail address,
+    # django-ratelimit's notation: 5/10m is five per ten minutes), attachments, the chat's polling interval.
+    "SUPPORT_CONTACT_RATE": os.environ.get("HELPDESK_SUPPORT_CONTACT_RATE", "5/10m"),
+    "SUPPORT_CHAT_START_RATE": os.environ.get("HELPDESK_SUPPORT_CHAT_START_RATE", "5/10m"),
+    "SUPPORT_CHAT_RATE": os.environ.get("HELPDESK_SUPPORT_CHAT_RATE", "30/m"),
+    "SUPPORT_MAX_ATTACHMENTS": env_int("HELPDESK_SUPPORT_MAX_ATTACHMENTS", 3),
+    "SUPPORT_MAX_ATTACHMENT_BYTES": env_int("HELPDESK_SUPPORT_MAX_ATTACHMENT_BYTES", 5 * 1024 * 1024),
+    # Checked against the file's content (its magic bytes), not the name or the browser's word.
+    "SUPPORT_ATTACHMENT_TYPES": (
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "application/pdf",
+        "text/plain",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+    ),
+    "SUPPORT_CHAT_POLL_SECONDS": env_int("HELPDESK_SUPPORT_CHAT_POLL_SECONDS", 3),
+    # Reverse proxies in front of the app that append to X-Forwarded-For (0: the client is REMOTE_ADDR).
+    # Rate limits count per client address, so behind a proxy this must be set or everyone shares one limit.
+    "TRUSTED_PROXY_HOPS": env_int("HELPDESK_TRUSTED_PROXY_HOPS", 0),
 }
+
+# The cache holds the rate-limit counters of the /support/ pages. Redis when REDIS_URL is set; otherwise each
+# process counts on its own (LocMemCache), so with several web processes a limit is per process: production
+# with more than one process sets REDIS_URL. django_ratelimit is deliberately not an installed app: its
+# system check refuses LocMemCache outright, which would stop the single-process demo.
+if os.environ.get("REDIS_URL"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": os.environ["REDIS_URL"],
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "helpdesk"}}
 
 LOGGING = {
     "version": 1,

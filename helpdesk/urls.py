@@ -11,5 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("intake/", include("channels_intake.urls")),
     path("anymail/", include("anymail.urls")),
+    path("support/", include("channels_intake.portal.urls")),
     path("", include("tickets.urls")),
 ]
