@@ -58,16 +58,12 @@ class CallerMatch:
     likely_link: str = ""
     open_tickets: list[Ticket] = field(default_factory=list)
 
-    @property
-    def anything(self) -> bool:
-        return bool(self.customer or self.phone or self.problems or self.warnings)
-
 
 def _phone_of(customer: Customer) -> str:
-    """The customer's number to record a call from: a phone number, else a WhatsApp number."""
+    """The customer's number to record a call from: their newest phone number, else WhatsApp number."""
     found = {
         i.channel: i.address
-        for i in CustomerIdentity.objects.filter(customer=customer, channel__in=PHONE_KINDS).order_by("-id")
+        for i in CustomerIdentity.objects.filter(customer=customer, channel__in=PHONE_KINDS).order_by("id")
     }
     return found.get(AddressKind.PHONE) or found.get(AddressKind.WHATSAPP) or ""
 

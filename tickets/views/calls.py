@@ -141,8 +141,8 @@ def _landing(request, result):
     if result.duplicate:
         messages.info(request, f"This call was already logged on {result.ticket}; nothing was added.")
     elif ticket is not None:
-        how = "a new ticket" if result.new_ticket else ticket.number
-        messages.success(request, f"Call logged on {how}: {ticket.number} {ticket.subject}")
+        new = "a new ticket, " if result.new_ticket else ""
+        messages.success(request, f"Call logged on {new}{ticket.number}: {ticket.subject}")
     if ticket is not None and can_view(request.user, ticket):
         url = ticket_url(ticket.pk)
         if url:
