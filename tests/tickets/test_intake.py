@@ -297,3 +297,18 @@ def test_acknowledgements_are_limited_per_sender_and_never_sent_to_automated_mai
 def test_calls_are_not_acknowledged():
     receive(msg("voice", "+447700900402", "Call"))
     assert not Message.objects.filter(direction="out").exists()
+
+
+@pytest.mark.parametrize(
+    "raw, e164",
+    [
+        ("07700900123", "+447700900123"),  # national, trunk prefix 0, read in the default region (GB)
+        ("447700900123", "+447700900123"),  # international without "+" (as WhatsApp sends it)
+        ("whatsapp:+447700900123", "+447700900123"),
+        ("+44 7700 900123", "+447700900123"),
+    ],
+)
+def test_phone_numbers_normalise_to_e164(raw, e164):
+    from tickets.services.customers import normalise_phone
+
+    assert normalise_phone(raw) == e164

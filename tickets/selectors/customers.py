@@ -43,16 +43,8 @@ def customer_for(user, unique_id: str) -> Customer | None:
 
 
 def normalise_typed_phone(raw: str) -> str:
-    """A number an agent typed, normalised as intake normalises a sender (``normalise_phone``: E.164).
-
-    Intake reads a run of more than ten bare digits as international (WhatsApp IDs come that way); a number
-    an agent types that starts with the trunk prefix 0 (``07700900123``) is national, so it is read in the
-    default region instead. Raises ``IntakeError`` with the reason for something that is not a number.
-    """
-    text = (raw or "").strip()
-    if text.isdigit() and text.startswith("0"):
-        text = f"0 {text[1:]}"
-    return normalise_phone(text)
+    """A number an agent typed, normalised exactly as intake normalises a sender (E.164)."""
+    return normalise_phone((raw or "").strip())
 
 
 def issue_label(n: int) -> str:

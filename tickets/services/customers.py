@@ -45,7 +45,9 @@ def normalise_phone(raw: str) -> str:
     for prefix in ("whatsapp:", "tel:", "sip:"):
         if text.lower().startswith(prefix):
             text = text[len(prefix) :]
-    if text.isdigit() and len(text) > 10:
+    # More than ten bare digits is an international number without its "+" (WhatsApp IDs come that way) —
+    # unless it starts with the trunk prefix 0, which makes it national (07700900123), read in the region.
+    if text.isdigit() and len(text) > 10 and not text.startswith("0"):
         text = "+" + text
     try:
         number = phonenumbers.parse(text, settings.HELPDESK["DEFAULT_PHONE_REGION"])
