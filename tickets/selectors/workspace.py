@@ -21,8 +21,9 @@ from tickets.permissions import agent_of, is_admin, relations, team_ids, visible
 from tickets.services.canned import canned_responses_for
 from tickets.services.editing import may_edit
 
-# An SLA clock is "at risk" once less than this share of its target time is left.
-AT_RISK_SHARE = 0.25
+# An SLA clock is "at risk" once less than this share of its target time is left (the same 80 % mark the
+# SLA issue's escalation scan is being built on; when it lands this header should read its clock states).
+AT_RISK_SHARE = 0.2
 # The customer panel lists this many of the customer's other tickets, newest first.
 OTHER_TICKETS = 8
 # History entries that the timeline already shows as what they are about (the message, the note).
