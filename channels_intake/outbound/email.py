@@ -77,6 +77,9 @@ def send(message: Message) -> SendResult:
         to=[message.sender],
         headers=headers_for(message, message_id),
     )
+    for attachment in message.attachments.all():
+        with attachment.file.open("rb") as handle:
+            mail.attach(attachment.filename, handle.read(), attachment.content_type)
     try:
         mail.send()
     except Exception as exc:

@@ -85,6 +85,27 @@ def test_reply_reaches_the_smtp_server_in_the_customers_thread(smtp, agent):
     assert back.ticket == ticket.number
 
 
+def test_a_reply_carries_its_attachments_to_the_customer(smtp, agent, settings, tmp_path):
+    from tickets.services.attachments import store_attachment
+
+    settings.MEDIA_ROOT = tmp_path
+    first = receive(
+        InboundMessage(
+            channel="email", sender="cust@example.com", text="Invoice?", provider_message_id="<a-1@x>"
+        )
+    )
+    ticket = transitions.assign(ticket=Ticket.objects.get(pk=int(first.ticket[2:])), actor=None, agent=agent)
+    answer = reply(ticket=ticket, actor=agent.user, body="Attached.")
+    store_attachment(
+        message=answer, filename="invoice.pdf", content=b"%PDF-1.4 x", content_type="application/pdf"
+    )
+
+    assert deliver(answer.pk) == "sent"
+    sent = smtp.messages[-1]
+    files = [(p.get_filename(), p.get_content_type(), p.get_content()) for p in sent.iter_attachments()]
+    assert files == [("invoice.pdf", "application/pdf", b"%PDF-1.4 x")]
+
+
 def test_unreachable_server_schedules_a_retry_then_gives_up(settings, agent):
     settings.MAILERS = {
         "default": {
