@@ -32,4 +32,10 @@ SCHEDULES = [
         "schedule_type": "I",
         "minutes": 1,
     },
+    {
+        "name": "presence: set agents offline after HELPDESK_PRESENCE_TIMEOUT_MINUTES without a request",
+        "func": "tickets.services.routing.time_out_idle_agents",
+        "schedule_type": "I",
+        "minutes": 1,
+    },
 ]

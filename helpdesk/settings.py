@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "tickets.middleware.LastSeenMiddleware",  # presence by session timeout: last seen, once a minute at most
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -170,6 +171,9 @@ HELPDESK = {
     "DEFAULT_PHONE_REGION": os.environ.get("HELPDESK_DEFAULT_PHONE_REGION", "GB"),
     # The team a ticket starts in when no routing rule names one.
     "DEFAULT_TEAM_SLUG": os.environ.get("HELPDESK_DEFAULT_TEAM", "front-office"),
+    # An online or away agent with no request for this long goes offline (their teams' offline policies
+    # apply); 0 turns the timeout off.
+    "PRESENCE_TIMEOUT_MINUTES": env_int("HELPDESK_PRESENCE_TIMEOUT_MINUTES", 15),
     # The django-q2 task that delivers a queued outbound message (lives in channels_intake).
     "OUTBOX_TASK": "channels_intake.tasks.deliver_message",
     # At most this many automatic acknowledgements to one address per hour (auto-reply loops).

@@ -48,11 +48,12 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
+from tickets.models.teams import AgentEvent
 from tickets.models.tickets import parse_number
 from tickets.services.customers import normalise_address
 from tickets.services.events import record_event
 from tickets.services.imports import COLUMNS, REFERENCE_SEPARATOR, import_customers
-from tickets.services.routing import request_distribution, set_presence
+from tickets.services.routing import set_limit, set_presence
 from tickets.sla import CalendarError, parse_weekly_hours, public_holidays
 
 
@@ -121,7 +122,15 @@ class BusinessCalendarAdmin(admin.ModelAdmin):
 class TeamForm(forms.ModelForm):
     class Meta:
         model = Team
-        fields = ["name", "slug", "kind", "fallback_team", "overflow_after_minutes", "calendar"]
+        fields = [
+            "name",
+            "slug",
+            "kind",
+            "fallback_team",
+            "overflow_after_minutes",
+            "offline_policy",
+            "calendar",
+        ]
 
     def clean_fallback_team(self):
         fallback = self.cleaned_data.get("fallback_team")
@@ -139,6 +148,7 @@ class TeamAdmin(admin.ModelAdmin):
         "kind",
         "fallback_team",
         "overflow_after_minutes",
+        "offline_policy",
         "calendar",
         "agent_count",
     ]
@@ -206,25 +216,23 @@ class AgentAdmin(admin.ModelAdmin):
         return obj._load
 
     def save_model(self, request, obj, form, change):
-        """Presence goes through the routing service: it is recorded, and coming online hands out work."""
-        if change and "presence" in form.changed_data:
-            wanted = obj.presence
-            obj.presence = form.initial["presence"]
-            super().save_model(request, obj, form, change)
+        """Presence and the maximum go through the routing service: permission-checked and recorded; coming
+        online or a higher maximum hands out work, going offline applies the teams' offline policies."""
+        wanted = {}
+        for field in ("presence", "max_active_assignments"):
+            if change and field in form.changed_data:
+                wanted[field] = getattr(obj, field)
+                setattr(obj, field, form.initial[field])
+        super().save_model(request, obj, form, change)
+        for field, value in wanted.items():
             try:
-                set_presence(agent=obj, presence=wanted, actor=request.user)
+                if field == "presence":
+                    set_presence(agent=obj, presence=value, actor=request.user)
+                else:
+                    set_limit(agent=obj, maximum=value, actor=request.user)
             except HelpdeskError as exc:
-                self.message_user(request, f"{obj}: presence not changed: {exc}", messages.ERROR)
-        else:
-            super().save_model(request, obj, form, change)
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        agent = form.instance
-        if "max_active_assignments" in form.changed_data and agent.presence == Agent.Presence.ONLINE:
-            # A higher maximum frees slots: the agent's queues are handed out again.
-            for team_id in agent.teams.values_list("pk", flat=True):
-                request_distribution(team_id)
+                label = obj._meta.get_field(field).verbose_name
+                self.message_user(request, f"{obj}: {label} not changed: {exc}", messages.ERROR)
 
 
 User = get_user_model()
@@ -645,6 +653,17 @@ class TicketEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
         if found is not None:
             return found, False
         return super().get_search_results(request, queryset, search_term)
+
+
+@admin.register(AgentEvent)
+class AgentEventAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Presence and limit changes (the routing service records them), including session timeouts."""
+
+    list_display = ["created_at", "agent", "actor", "kind", "from_value", "to_value", "reason"]
+    list_filter = ["kind"]
+    list_select_related = ["agent__user", "actor"]
+    search_fields = ["agent__user__username", "reason"]
+    show_full_result_count = False
 
 
 class MessageInline(ReadOnlyMixin, admin.StackedInline):

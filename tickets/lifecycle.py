@@ -122,6 +122,9 @@ TRANSITIONS: dict[str, Transition] = {
         ),
         # A supervisor alone moves a ticket from one agent to another; the lifecycle restarts at assigned.
         _t("reassign", [S.NEW, *WORKING], S.ASSIGNED, [SUPERVISOR], "Reassign", needs=("agent", "reason")),
+        # The help desk takes a ticket back from its owner into the same team's queue: the owner went offline
+        # and the team returns an offline agent's tickets (Team.offline_policy). Routed afresh from there.
+        _t("unassign", WORKING, S.NEW, [SYSTEM], "Return to queue", needs=("reason",)),
         # Triage folds a duplicate into another ticket.
         _t(
             "merge",

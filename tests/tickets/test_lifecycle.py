@@ -41,6 +41,8 @@ SPEC = {
     "escalate": ({NEW, *WORKING}, KEEP, NEW, {OWNER, SUPERVISOR, SYSTEM}, ("reason",)),
     "transfer": ({NEW, *WORKING}, NEW, None, {OWNER, SUPERVISOR, TEAM, SYSTEM}, ("team",)),
     "reassign": ({NEW, *WORKING}, ASSIGNED, None, {SUPERVISOR}, ("agent", "reason")),
+    # Routing (issue 4): a team that returns an offline agent's tickets takes them back into its queue.
+    "unassign": (WORKING, NEW, None, {SYSTEM}, ("reason",)),
     "merge": ({NEW, *WORKING, RESOLVED}, CLOSED, None, {OWNER, SUPERVISOR, TEAM}, ("ticket",)),
     "mark_spam": ({NEW, *WORKING}, CLOSED, None, {OWNER, SUPERVISOR, TEAM, SYSTEM}, ()),
 }
@@ -56,6 +58,7 @@ BUTTON_ORDER = [
     "escalate",
     "transfer",
     "reassign",
+    "unassign",
     "merge",
     "mark_spam",
 ]
@@ -182,7 +185,7 @@ def test_available_actions_for_every_combination_of_relations(status):
             {OWNER, TEAM},
             ["pend", "resolve", "close", "escalate", "transfer", "merge", "mark_spam"],
         ),
-        (PENDING, {SYSTEM}, ["customer_reply", "close", "escalate", "transfer", "mark_spam"]),
+        (PENDING, {SYSTEM}, ["customer_reply", "close", "escalate", "transfer", "unassign", "mark_spam"]),
         (PENDING, {CUSTOMER}, ["customer_reply", "close"]),
         (RESOLVED, {OWNER, TEAM}, ["close", "reopen", "merge"]),
         (RESOLVED, {CUSTOMER}, ["close", "reopen"]),

@@ -74,6 +74,7 @@ def perform(action: str, ticket: Ticket, who: str, cast) -> Ticket:
             ticket=ticket, actor=actor, team=cast["back_office"], reason="technical"
         ),
         "reassign": lambda: tr.reassign(ticket=ticket, actor=actor, agent=cast["teammate"], reason="holiday"),
+        "unassign": lambda: tr.unassign(ticket=ticket, actor=actor, reason="owner went offline"),
         "merge": lambda: tr.merge(ticket=ticket, actor=actor, into=TicketFactory(customer=ticket.customer)),
         "mark_spam": lambda: tr.mark_spam(ticket=ticket, actor=actor, reason="advert"),
     }

@@ -67,6 +67,7 @@ REASONS = {
     "escalate": "needs a network specialist",
     "transfer": "line fault: technical team",
     "reassign": "owner on holiday",
+    "unassign": "owner went offline",
     "merge": "same outage reported twice",
     "mark_spam": "advertising",
 }
@@ -172,6 +173,7 @@ def perform(action: str, ticket: Ticket, who: str, cast, *, into: Ticket | None 
         "reassign": lambda: tr.reassign(
             ticket=ticket, actor=actor, agent=cast["teammate"], reason=REASONS["reassign"], **extra
         ),
+        "unassign": lambda: tr.unassign(ticket=ticket, actor=actor, reason=REASONS["unassign"], **extra),
         "merge": lambda: tr.merge(ticket=ticket, actor=actor, into=into, reason=REASONS["merge"], **extra),
         "mark_spam": lambda: tr.mark_spam(ticket=ticket, actor=actor, reason=REASONS["mark_spam"], **extra),
     }
@@ -259,7 +261,7 @@ def test_every_action_from_every_status_by_every_actor(action, status, who, cast
     if action in ("assign", "reassign"):
         assert after.assignee == (assign_target(who, cast) if action == "assign" else cast["teammate"])
         assert after.assigned_at > ticket.updated_at
-    elif action in ("transfer", "mark_spam"):
+    elif action in ("transfer", "mark_spam", "unassign"):
         assert after.assignee_id is None
     elif action in ("customer_reply", "open", "pend"):
         assert after.assignee_id == ticket.assignee_id
@@ -901,6 +903,7 @@ class TicketLifecycle(RuleBasedStateMachine):
             "reassign": lambda: tr.reassign(
                 ticket=ticket, actor=actor, agent=agent, reason="balance", **version
             ),
+            "unassign": lambda: tr.unassign(ticket=ticket, actor=actor, reason="offline", **version),
             "merge": lambda: tr.merge(ticket=ticket, actor=actor, into=into, **version),
             "mark_spam": lambda: tr.mark_spam(ticket=ticket, actor=actor, **version),
         }

@@ -32,6 +32,21 @@ class Team(models.Model):
     )
     calendar = models.ForeignKey(BusinessCalendar, null=True, blank=True, on_delete=models.SET_NULL)
 
+    class OfflinePolicy(models.TextChoices):
+        # What happens to an agent's active tickets of this team when the agent goes offline (by hand, by
+        # signing out, or by session timeout). "Away" is a break: the agent always keeps their tickets.
+        KEEP = "keep", "Keep: the agent keeps their tickets"
+        RETURN_UNOPENED = "return_unopened", "Return unopened: tickets still assigned go back to the queue"
+        RETURN_ALL = "return_all", "Return all: every active ticket goes back to the queue"
+
+    offline_policy = models.CharField(
+        max_length=16,
+        choices=OfflinePolicy.choices,
+        default=OfflinePolicy.KEEP,
+        help_text="When an agent goes offline: keep their tickets, or return them to this team's queue "
+        "(only those they have not opened yet, or all their assigned, open and pending ones).",
+    )
+
     class Meta:
         ordering = ["name"]
 
@@ -59,6 +74,8 @@ class Agent(models.Model):
     is_senior = models.BooleanField(default=False, help_text="Receives negative-CSAT follow-ups")
     last_assigned_at = models.DateTimeField(null=True, blank=True)
     presence_changed_at = models.DateTimeField(null=True, blank=True)
+    # The agent's last request, written at most once a minute (tickets.middleware): presence times out from it.
+    last_seen_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["user__username"]
@@ -75,6 +92,37 @@ class Agent(models.Model):
     @property
     def is_supervisor(self) -> bool:
         return self.role in (self.Role.SUPERVISOR, self.Role.ADMIN)
+
+
+class AgentEvent(models.Model):
+    """An agent's history: presence and limit changes — who, when, from what, to what, and why.
+
+    Append-only, like ``TicketEvent``; ``actor`` empty is the help desk itself (session timeout)."""
+
+    class Kind(models.TextChoices):
+        PRESENCE = "presence", "Presence"
+        LIMIT = "limit", "Maximum active assignments"
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    from_value = models.CharField(max_length=32, blank=True)
+    to_value = models.CharField(max_length=32, blank=True)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["agent", "created_at"], name="agentevent_agent_time")]
+
+    def __str__(self):
+        return f"{self.kind} {self.from_value}→{self.to_value}"
+
+    @property
+    def actor_label(self) -> str:
+        return self.actor.get_username() if self.actor_id else "system"
 
 
 class RoutingRule(models.Model):

@@ -53,6 +53,7 @@ def _begin(*, ticket: Ticket | int, actor, action: str, expected_version: int | 
             f"Cannot {t.label.lower()} {locked.number}: it is {locked.get_status_display().lower()}; "
             f"{t.label.lower()} is allowed only from {_describe(t.sources)}."
         )
+    locked._owner_before = locked.assignee_id  # whose slot a move frees (read by _finish)
     return locked
 
 
@@ -86,11 +87,22 @@ def _finish(
         data=data,
         at=now,
     )
-    # Routing triggers: the ticket entered a queue, or its owner freed a slot.
-    if ticket.status in lifecycle.QUEUED_STATUSES or (
-        from_status in lifecycle.ACTIVE_STATUSES and ticket.status not in lifecycle.ACTIVE_STATUSES
-    ):
+    # Routing triggers: the ticket entered a queue, or its owner freed a slot (resolved, closed, transferred
+    # or reassigned away) — a slot they may fill from any of their teams' queues.
+    if ticket.status in lifecycle.QUEUED_STATUSES:
         request_distribution(ticket.team_id)
+    owner_before = getattr(ticket, "_owner_before", None)
+    if (
+        owner_before is not None
+        and from_status in lifecycle.ACTIVE_STATUSES
+        and (ticket.status not in lifecycle.ACTIVE_STATUSES or ticket.assignee_id != owner_before)
+    ):
+        their_teams = Agent.teams.through.objects.filter(agent_id=owner_before).values_list(
+            "team_id", flat=True
+        )
+        for team_id in their_teams:
+            if not (team_id == ticket.team_id and ticket.status in lifecycle.QUEUED_STATUSES):
+                request_distribution(team_id)  # the ticket's own queue was requested above
     return ticket
 
 
@@ -100,11 +112,18 @@ def _require(value, what: str, action: str):
     return value.strip() if isinstance(value, str) else value
 
 
-def _lock_agent_with_capacity(agent: Agent, *, ticket: Ticket) -> Agent:
-    """Lock the agent's row (so concurrent assignments queue) and refuse one past the maximum."""
+def _lock_agent_with_capacity(agent: Agent, *, ticket: Ticket, require_online: bool = False) -> Agent:
+    """Lock the agent's row (so concurrent assignments queue) and refuse one past the maximum.
+
+    ``require_online``: routing hands work to online agents only. Checked under the same lock that
+    ``set_presence`` takes, so an agent going offline either gets no more work or sees it returned."""
     locked = Agent.objects.select_for_update(of=("self",)).select_related("user").get(pk=agent.pk)
     if not locked.user.is_active:
         raise ValidationFailed(f"{locked} is not an active user.")
+    if require_online and locked.presence != Agent.Presence.ONLINE:
+        raise ValidationFailed(
+            f"{locked} is {locked.get_presence_display().lower()}; routing gives work to online agents only."
+        )
     if not locked.teams.filter(pk=ticket.team_id).exists():
         raise ValidationFailed(f"{locked} is not in {ticket.team}, the team of {ticket.number}.")
     load = active_assignment_count(locked)
@@ -123,8 +142,17 @@ def _give(ticket: Ticket, agent: Agent) -> None:
 
 
 @transaction.atomic
-def assign(*, ticket, actor, agent: Agent, reason: str = "", expected_version: int | None = None) -> Ticket:
-    """A queued ticket gets an owner: routing, a supervisor, or an agent of the team taking it."""
+def assign(
+    *,
+    ticket,
+    actor,
+    agent: Agent,
+    reason: str = "",
+    expected_version: int | None = None,
+    require_online: bool = False,
+) -> Ticket:
+    """A queued ticket gets an owner: routing (``require_online``), a supervisor, or an agent of the team
+    taking it."""
     t = _begin(ticket=ticket, actor=actor, action="assign", expected_version=expected_version)
     rel = relations(actor, t)
     if not rel & {lifecycle.SYSTEM, lifecycle.SUPERVISOR}:
@@ -133,7 +161,7 @@ def assign(*, ticket, actor, agent: Agent, reason: str = "", expected_version: i
             raise PermissionDenied(
                 "Only a supervisor may assign a ticket to someone else; agents take tickets."
             )
-    agent = _lock_agent_with_capacity(agent, ticket=t)
+    agent = _lock_agent_with_capacity(agent, ticket=t, require_online=require_online)
     before = t.status
     _give(t, agent)
     t.status = Status.ASSIGNED
@@ -246,13 +274,36 @@ def close(
     return _close(t, actor=actor, action="close", reason=reason or t.resolution_notes)
 
 
+def _why_not_back_to_owner(t: Ticket) -> str:
+    """Why a reopened ticket cannot go back to its owner ("" when it can). Locks the owner's row, so the
+    maximum is checked the way an assignment checks it."""
+    if t.assignee_id is None:
+        return "it has no owner"
+    owner = Agent.objects.select_for_update(of=("self",)).select_related("user").get(pk=t.assignee_id)
+    if not owner.user.is_active:
+        return f"{owner} is no longer an active user"
+    load = active_assignment_count(owner)
+    if load >= owner.max_active_assignments:
+        return f"{owner} is at the maximum of {owner.max_active_assignments} active assignments ({load})"
+    if owner.presence == Agent.Presence.OFFLINE and t.team.offline_policy != Team.OfflinePolicy.KEEP:
+        return f"{owner} is offline and {t.team} returns an offline agent's tickets to its queue"
+    return ""
+
+
 @transaction.atomic
 def reopen(*, ticket, actor, reason: str, expected_version: int | None = None) -> Ticket:
-    """Back to the same owner ("not fixed", or a follow-up within the reopen window)."""
+    """Back to the same owner ("not fixed", or a follow-up within the reopen window) — unless the owner is
+    gone, at their maximum, or offline in a team that returns an offline agent's tickets: then into the
+    team's queue, and the reason says why."""
     t = _begin(ticket=ticket, actor=actor, action="reopen", expected_version=expected_version)
     reason = _require(reason, "a reason", "Reopening")
-    owner_ok = t.assignee_id is not None and t.assignee.user.is_active
+    why_queued = _why_not_back_to_owner(t)
+    owner_ok = not why_queued
+    data = None
     if not owner_ok:
+        if t.assignee_id is not None:
+            data = {"from_agent": str(t.assignee), "queued_because": why_queued}
+            reason = f"{reason} (to the queue: {why_queued})"
         t.assignee = None
     before = t.status
     t.status = lifecycle.target_status("reopen", before, has_owner=owner_ok)
@@ -265,6 +316,7 @@ def reopen(*, ticket, actor, reason: str, expected_version: int | None = None) -
         action="reopen",
         from_status=before,
         reason=reason,
+        data=data,
         fields=["assignee", "reopen_count", "resolved_at", "closed_at"],
     )
 
@@ -335,6 +387,25 @@ def reassign(*, ticket, actor, agent: Agent, reason: str, expected_version: int 
         reason=reason,
         data={"from_agent": str(previous or ""), "to_agent": str(agent), "agent": agent.pk},
         fields=["assignee", "assigned_at"],
+    )
+
+
+@transaction.atomic
+def unassign(*, ticket, actor, reason: str, expected_version: int | None = None) -> Ticket:
+    """The help desk takes a ticket back from its owner into its team's queue (the owner went offline and
+    the team returns an offline agent's tickets); routing hands it out afresh."""
+    t = _begin(ticket=ticket, actor=actor, action="unassign", expected_version=expected_version)
+    reason = _require(reason, "a reason", "Returning to the queue")
+    before, previous = t.status, t.assignee
+    t.assignee, t.status = None, Status.NEW
+    return _finish(
+        t,
+        actor=actor,
+        action="unassign",
+        from_status=before,
+        reason=reason,
+        data={"from_agent": str(previous or ""), "agent": previous.pk if previous else None},
+        fields=["assignee"],
     )
 
 

@@ -350,6 +350,10 @@ class Command(BaseCommand):
 
     def start_of_day(self) -> None:
         """Every demo agent online, with the demo's maximum (a previous run's end of day is undone)."""
+        # The first line hands back what an agent going home has not opened yet (README, "Routing").
+        Team.objects.filter(pk=self.teams["front-office"].pk).update(
+            offline_policy=Team.OfflinePolicy.RETURN_UNOPENED
+        )
         for username, *_, maximum in AGENTS:
             Agent.objects.filter(pk=self.agents[username].pk).update(
                 presence=Agent.Presence.ONLINE, max_active_assignments=maximum
