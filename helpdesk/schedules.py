@@ -38,4 +38,10 @@ SCHEDULES = [
         "schedule_type": "I",
         "minutes": 1,
     },
+    {
+        "name": "SLA: record breaches and apply the escalation rules (at risk, breached, follow-ups, P1)",
+        "func": "tickets.tasks.sla_scan",
+        "schedule_type": "I",
+        "minutes": 1,
+    },
 ]

@@ -36,6 +36,7 @@ from tickets.models import (
     Customer,
     CustomerConflict,
     CustomerIdentity,
+    EscalationRule,
     Interaction,
     Message,
     Note,
@@ -722,3 +723,25 @@ class MessageAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ["channel", "direction", "delivery_status"]
     search_fields = ["provider_message_id", "sender"]
     show_full_result_count = False
+
+
+# SLA escalation rules (tickets.services.escalation applies them, each once per ticket) --------------------
+
+
+@admin.register(EscalationRule)
+class EscalationRuleAdmin(admin.ModelAdmin):
+    list_display = [
+        "order",
+        "name",
+        "trigger",
+        "target",
+        "priority_at_most",
+        "follow_ups",
+        "action",
+        "escalation_team",
+        "active",
+    ]
+    list_display_links = ["name"]
+    list_editable = ["order", "active"]
+    list_filter = ["active", "trigger", "action"]
+    list_select_related = ["escalation_team"]

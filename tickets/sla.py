@@ -233,3 +233,31 @@ def working_minutes_between(start: datetime, end: datetime, calendar=None) -> fl
             break
         total += min(e, end) - s
     return total.total_seconds() / 60
+
+
+# A running clock is *at risk* once this share of its time (from its start to its due time) has passed.
+# The one definition: the queue, the board (``tickets.selectors.sla_state``) and the escalation scan use it.
+DEFAULT_AT_RISK_SHARE = 0.8
+
+BREACHED, AT_RISK, OK = "breached", "at_risk", "ok"
+
+
+def at_risk_share() -> float:
+    """``HELPDESK["SLA_AT_RISK_SHARE"]`` (default 0.8), checked: 0 < share < 1."""
+    from django.conf import settings  # read at call time: tests and admins change it
+
+    share = float(getattr(settings, "HELPDESK", {}).get("SLA_AT_RISK_SHARE", DEFAULT_AT_RISK_SHARE))
+    if not 0 < share < 1:
+        raise ValueError(f"HELPDESK['SLA_AT_RISK_SHARE'] must be between 0 and 1, not {share}")
+    return share
+
+
+def clock_state(*, started: datetime, due: datetime, now: datetime, share: float | None = None) -> str:
+    """breached / at_risk / ok for one running clock: breached at its due time, at risk once ``share`` of
+    the time from ``started`` to ``due`` has passed."""
+    share = at_risk_share() if share is None else share
+    if due <= now:
+        return BREACHED
+    if due - now <= (due - started) * (1 - share):
+        return AT_RISK
+    return OK

@@ -1,7 +1,7 @@
 """django-q2 entry points: thin, take ids, call a service, safe to run twice."""
 
 from tickets.models import Team
-from tickets.services import routing
+from tickets.services import escalation, routing
 
 
 def distribute_team(team_id: int) -> int:
@@ -15,3 +15,7 @@ def distribute_all() -> int:
 
 def overflow_queues() -> int:
     return len(routing.overflow())
+
+
+def sla_scan() -> dict[str, int]:
+    return escalation.scan()

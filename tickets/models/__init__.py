@@ -2,6 +2,7 @@
 
 from .conversations import Attachment, Case, Interaction, Message
 from .customers import Customer, CustomerConflict, CustomerIdentity, Reference, ReferenceKind
+from .sla import EscalationFiring, EscalationRule
 from .teams import Agent, BusinessCalendar, RoutingRule, Team
 from .tickets import Acknowledgement, CannedResponse, Category, Note, SlaPolicy, Tag, Ticket, TicketEvent
 
@@ -16,6 +17,8 @@ __all__ = [
     "Customer",
     "CustomerConflict",
     "CustomerIdentity",
+    "EscalationFiring",
+    "EscalationRule",
     "Interaction",
     "Message",
     "Note",

@@ -104,6 +104,16 @@ class Ticket(models.Model):
     resolution_due = models.DateTimeField(null=True, blank=True)
     first_responded_at = models.DateTimeField(null=True, blank=True)
     sla_breached = models.BooleanField(default=False)
+    # Breaches with the moment they happened (the due time that passed); ``sla_breached`` is "any of them".
+    first_response_breached_at = models.DateTimeField(null=True, blank=True)
+    resolution_breached_at = models.DateTimeField(null=True, blank=True)
+    # The clocks pause while the ticket is pending (waiting on the customer): since when, and the business
+    # minutes paused so far (due times already include them; ``tickets.services.sla``).
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    sla_paused_minutes = models.FloatField(default=0)
+    # Compliance, stored when the ticket closes (None: no target, or closed as spam or duplicate).
+    sla_first_response_met = models.BooleanField(null=True, blank=True)
+    sla_resolution_met = models.BooleanField(null=True, blank=True)
     resolution_type = models.CharField(max_length=20, choices=ResolutionType.choices, blank=True)
     resolution_notes = models.TextField(blank=True)
     merged_into = models.ForeignKey(

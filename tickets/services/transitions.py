@@ -23,6 +23,7 @@ from tickets.models import Agent, Case, Interaction, Team, Ticket
 from tickets.models.tickets import ResolutionType
 from tickets.permissions import agent_of, relations
 from tickets.selectors.agents import active_assignment_count
+from tickets.services import sla as sla_clocks
 from tickets.services.events import record_event
 from tickets.services.routing import request_distribution
 
@@ -76,6 +77,7 @@ def _finish(
     ):
         ticket.queued_at = now
         fields.append("queued_at")
+    fields += sla_clocks.on_transition(ticket, from_status=from_status, now=now)  # pause, resume, breaches
     ticket.save(update_fields=["status", "version", "updated_at", *fields])
     record_event(
         ticket=ticket,

@@ -58,7 +58,8 @@ from tickets.models import (
 from tickets.routing import choose_agent
 from tickets.selectors.agents import active_assignment_count
 from tickets.selectors.queues import routing_candidates
-from tickets.services import transitions
+from tickets.services import escalation, transitions
+from tickets.services import sla as sla_clocks
 from tickets.services.imports import COLUMNS, import_customers
 from tickets.services.replies import add_note, reply
 from tickets.services.routing import set_presence
@@ -257,6 +258,7 @@ class Command(BaseCommand):
                 for n in range(tickets):
                     self.play(n)
                 self.quoting_someone_else()
+                escalation.scan()  # what the SLA schedule would have done: breaches, escalations
                 self.end_of_day()
         self.report(time.monotonic() - started)
 
@@ -841,14 +843,18 @@ class Command(BaseCommand):
         self.move(TicketEvent.objects.filter(ticket_id__in=ticket_pks), ["created_at"], moved)
         times = [
             "created_at", "updated_at", "assigned_at", "queued_at", "resolved_at", "closed_at",
-            "first_responded_at", "last_customer_message_at",
+            "first_responded_at", "last_customer_message_at", "sla_paused_at",
         ]  # fmt: skip
         for ticket in Ticket.objects.filter(pk__in=ticket_pks).select_related("team__calendar"):
             for name in times:
                 setattr(ticket, name, moved(getattr(ticket, name)))
             apply_targets(ticket)  # the SLA clock starts when the ticket did
+            restated = sla_clocks.restate(ticket, now=self.now)  # breaches and compliance in demo time
             Ticket.objects.filter(pk=ticket.pk).update(
-                **{name: getattr(ticket, name) for name in [*times, "first_response_due", "resolution_due"]}
+                **{
+                    name: getattr(ticket, name)
+                    for name in [*times, "first_response_due", "resolution_due", *restated]
+                }
             )
         self.move(Case.objects.filter(ticket_id__in=ticket_pks), ["created_at", "closed_at"], moved)
         interactions = Interaction.objects.filter(case__ticket_id__in=ticket_pks)
