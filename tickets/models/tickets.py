@@ -1,10 +1,18 @@
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 
 from tickets.channels import Channel
 from tickets.lifecycle import Status
 
 NUMBER_PREFIX = "T-"
+# Where a ticket without a resolution due time sorts in the queue view: last (its sort key is never null, so
+# a keyset page can name a position with a row comparison).
+NO_DUE_TIME = datetime(9999, 1, 1, tzinfo=UTC)
+# The queue view's default filter: tickets not yet resolved (new, assigned, open, pending).
+QUEUE_ACTIVE_STATUSES = [Status.NEW, Status.ASSIGNED, Status.OPEN, Status.PENDING]
 
 
 class Priority(models.IntegerChoices):
@@ -164,6 +172,26 @@ class Ticket(models.Model):
                 fields=["assignee", "status"],
                 condition=models.Q(status__in=["assigned", "open", "pending"]),
                 name="ticket_assignee_active",
+            ),
+            # The queue view's default filter and order (tickets/selectors/queue_view.py): unresolved tickets by
+            # priority, SLA due time (none last), age — for one team, and across teams (a supervisor's or an
+            # admin's queue). Partial: only the active few percent of the table are in them.
+            models.Index(
+                models.F("team"),
+                models.F("priority"),
+                Coalesce("resolution_due", models.Value(NO_DUE_TIME)),
+                models.F("created_at"),
+                models.F("id"),
+                condition=models.Q(status__in=QUEUE_ACTIVE_STATUSES),
+                name="ticket_active_team_queue",
+            ),
+            models.Index(
+                models.F("priority"),
+                Coalesce("resolution_due", models.Value(NO_DUE_TIME)),
+                models.F("created_at"),
+                models.F("id"),
+                condition=models.Q(status__in=QUEUE_ACTIVE_STATUSES),
+                name="ticket_active_queue",
             ),
         ]
 
