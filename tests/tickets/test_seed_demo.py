@@ -104,6 +104,11 @@ def test_seed_demo_builds_a_believable_help_desk_once(capsys):
         assert ticket.closed_at >= ticket.created_at
     assert not Message.objects.filter(direction="out", delivery_status="queued").exists()
 
+    # The demo's agents were at work until now: the session timeout does not sweep them out at once.
+    from tickets.services.routing import time_out_idle_agents
+
+    assert time_out_idle_agents() == []
+
     # Idempotent.
     before = counts()
     call_command("seed_demo")

@@ -882,6 +882,8 @@ class Command(BaseCommand):
         admin = self.agents["admin"].user
         for username, presence in END_PRESENCE.items():
             set_presence(agent=self.agents[username], presence=presence, actor=admin)
+        # The day's agents were at work until now: the session timeout counts from here, not from never.
+        Agent.objects.filter(pk__in=[a.pk for a in self.agents.values()]).update(last_seen_at=timezone.now())
 
     # --- the summary ---------------------------------------------------------------------------------
 
