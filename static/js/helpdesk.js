@@ -119,6 +119,16 @@
     }
   }, true);
 
+  // A page refreshing itself is not the agent at work: polls say so, so the presence timeout still runs
+  // (tickets/middleware.py ignores requests with this header).
+  document.addEventListener("htmx:configRequest", function (event) {
+    var elt = event.detail && event.detail.elt;
+    var trigger = elt && elt.getAttribute && elt.getAttribute("hx-trigger");
+    if (trigger && /(^|[\s,])every\s/.test(trigger)) {
+      event.detail.headers["X-Helpdesk-Background"] = "1";
+    }
+  });
+
   document.addEventListener("change", function (event) {
     var el = event.target;
     if (el.matches && el.matches("select[data-autosubmit], input[data-autosubmit]") && el.form) {
