@@ -250,3 +250,16 @@ def test_reassign_refusals_say_why(client, supervisor, agent, other_agent, front
     assert "at the maximum of 0 active assignments" in messages_of(r)
     ticket.refresh_from_db()
     assert ticket.assignee_id == agent.pk and ticket.version == 1
+
+
+def test_the_board_says_why_each_ticket_is_with_its_agent(client, supervisor, front_office):
+    from tests.factories import AgentFactory, TicketFactory
+    from tickets.models import Agent
+    from tickets.services import transitions
+
+    olga = AgentFactory(user__username="olga2", teams=[front_office], presence=Agent.Presence.ONLINE)
+    ticket = TicketFactory(team=front_office)
+    transitions.assign(ticket=ticket, actor=None, agent=olga, reason="most free capacity 0/5 in Front office")
+    client.force_login(supervisor.user)
+    page = client.get("/board/").content.decode()
+    assert "most free capacity 0/5 in Front office" in page

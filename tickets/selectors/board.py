@@ -16,7 +16,7 @@ from django.db.models.functions import Coalesce, RowNumber
 from django.utils import timezone
 
 from tickets.lifecycle import ACTIVE_STATUSES, Status
-from tickets.models import Agent, Team, Ticket
+from tickets.models import Agent, Team, Ticket, TicketEvent
 from tickets.permissions import agent_of, is_admin
 from tickets.selectors.queue_view import ACTIVE
 from tickets.selectors.sla_state import (
@@ -162,9 +162,16 @@ def agent_lines(agents: list[Agent], now: datetime) -> list[AgentLine]:
     lines = {a.pk: AgentLine(a, a.load, now) for a in agents}
     if not lines:
         return []
+    # Why each ticket is with its agent: the reason its latest assignment recorded (routing or a supervisor).
+    why = (
+        TicketEvent.objects.filter(ticket=OuterRef("pk"), kind__in=("assign", "reassign"))
+        .order_by("-created_at", "-id")
+        .values("reason")[:1]
+    )
     ranked = (
         with_sla_state(Ticket.objects.filter(assignee_id__in=lines, status__in=ACTIVE_STATUSES), now)
         .select_related("customer", "team")
+        .annotate(assigned_why=Subquery(why))
         .annotate(
             rank=Window(
                 RowNumber(), partition_by=F("assignee_id"), order_by=[F("created_at").asc(), F("id").asc()]
