@@ -1,10 +1,8 @@
 """Two agents act on one ticket at the same moment (PostgreSQL row locks, real transactions)."""
 
-import threading
-
 import pytest
-from django.db import connection
 
+from tests.concurrency import race
 from tests.factories import AgentFactory, TicketFactory
 from tickets.errors import ConflictError, HelpdeskError, InvalidTransition
 from tickets.lifecycle import Status
@@ -12,28 +10,6 @@ from tickets.models import Agent, Ticket, TicketEvent
 from tickets.services import transitions as tr
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def race(*calls):
-    """Run the calls in threads released together; return what each returned or raised."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:  # noqa: BLE001 - the outcome under test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
 
 
 @pytest.mark.parametrize("with_version", [True, False])

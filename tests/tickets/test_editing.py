@@ -3,13 +3,12 @@ responses, replies with attachments — services with real transactions."""
 
 from __future__ import annotations
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
 
+from tests.concurrency import race
 from tests.factories import AgentFactory, TeamFactory
 from tickets.errors import ConflictError, InvalidTransition, PermissionDenied, ValidationFailed
 from tickets.intake import InboundMessage, receive
@@ -289,28 +288,6 @@ def test_attachments_only_by_email_and_within_limits(ticket, agent):
 # Concurrency (PostgreSQL) ----------------------------------------------------------------------------------
 
 
-def _race(*calls):
-    """Run the calls in threads released together; what each returned or raised."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(i, call):
-        try:
-            barrier.wait()
-            results[i] = call()
-        except Exception as exc:  # noqa: BLE001 - the outcome under test
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
 def _two_tickets_of_one_customer(agent):
     a = _receive(channel="whatsapp", sender="447700900333", text="Issue A", customer_unique_id="R3")
     receive(InboundMessage(channel="email", sender="r3@example.com", text="Also A", customer_unique_id="R3"))
@@ -328,7 +305,7 @@ def test_crossing_relinks_do_not_deadlock_and_keep_one_parent_per_ticket(agent, 
     assert Case.objects.filter(ticket=a).count() == Case.objects.filter(ticket=b).count() == 2
     a_case = Case.objects.filter(ticket=a).order_by("id").last()
     b_case = Case.objects.filter(ticket=b).order_by("id").last()
-    results = _race(
+    results = race(
         lambda: editing.relink(case=a_case, actor=agent.user, to_ticket=b),
         lambda: editing.relink(case=b_case, actor=other_agent.user, to_ticket=a),
     )
@@ -344,7 +321,7 @@ def test_two_agents_moving_from_one_view_one_wins(agent, other_agent):
     a, b = _two_tickets_of_one_customer(agent)
     seen = Ticket.objects.get(pk=a.pk).version
     first, second = Case.objects.filter(ticket=a).order_by("id")
-    results = _race(
+    results = race(
         lambda: editing.relink(case=second, actor=agent.user, to_ticket=b, expected_version=seen),
         lambda: editing.split(case=first, actor=other_agent.user, expected_version=seen),
     )
