@@ -2,9 +2,6 @@
 body. Payload samples follow Meta's Messenger Platform and Instagram Messaging webhook references:
 tests/channels_intake/fixtures/meta/."""
 
-import hashlib
-import hmac
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +10,7 @@ import pytest
 from channels_intake.models import InboundEvent
 from channels_intake.outbound.social import recipient
 from channels_intake.services import PAYLOAD_ERROR_PREFIX
+from tests.channels_intake.meta_signing import meta_signature, post_signed
 from tickets.models import CustomerIdentity, Message, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -39,16 +37,12 @@ def sample(name: str) -> bytes:
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return meta_signature(body, secret)
 
 
 def post(client, body, signature=None):
-    if isinstance(body, dict):
-        body = json.dumps(body).encode()
-    headers = {}
-    if signature is not False:
-        headers["HTTP_X_HUB_SIGNATURE_256"] = sign(body) if signature is None else signature
-    return client.post(URL, body, content_type="application/json", **headers)
+    """As Meta sends it: JSON, signed over the exact bytes. ``signature=False`` sends no signature header."""
+    return post_signed(client, URL, body, SECRET, signature)
 
 
 def messaging(obj: str, *events: dict, page: str = "106179391947290") -> dict:

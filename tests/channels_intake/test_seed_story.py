@@ -6,8 +6,6 @@ ORD-2); every contact after that arrives over HTTP, signed the way its provider 
 and an SMS (Twilio, X-Twilio-Signature). Then T1 is closed and the per-unique-ID table reads as DOMAIN.md's.
 """
 
-import hashlib
-import hmac
 import io
 import json
 from datetime import timedelta
@@ -17,6 +15,7 @@ import pytest
 from django.utils import timezone
 from twilio.request_validator import RequestValidator
 
+from tests.channels_intake.meta_signing import post_signed
 from tickets.models import Customer, Interaction, Ticket
 from tickets.selectors.customers import interaction_table
 from tickets.services import transitions
@@ -94,10 +93,7 @@ def whatsapp(client, sent):
             ],
         }
     ).encode()
-    signature = "sha256=" + hmac.new(WHATSAPP_SECRET.encode(), body, hashlib.sha256).hexdigest()
-    return client.post(
-        "/intake/whatsapp/", body, content_type="application/json", HTTP_X_HUB_SIGNATURE_256=signature
-    )
+    return post_signed(client, "/intake/whatsapp/", body, WHATSAPP_SECRET)
 
 
 def email(client, sent):

@@ -14,6 +14,7 @@ import pytest
 
 from channels_intake.models import InboundEvent
 from channels_intake.services import PAYLOAD_ERROR_PREFIX
+from tests.channels_intake.meta_signing import meta_signature, post_signed
 from tickets.intake import InboundMessage, receive
 from tickets.models import Customer, CustomerIdentity, Interaction, Message, Ticket
 
@@ -39,17 +40,12 @@ def sample(name: str) -> bytes:
 
 
 def sign(body: bytes, secret: str = SECRET) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return meta_signature(body, secret)
 
 
 def post(client, body, signature=None):
     """As Meta sends it: JSON, signed over the exact bytes. ``signature=False`` sends no signature header."""
-    if isinstance(body, dict):
-        body = json.dumps(body).encode()
-    headers = {}
-    if signature is not False:
-        headers["HTTP_X_HUB_SIGNATURE_256"] = sign(body) if signature is None else signature
-    return client.post(URL, body, content_type="application/json", **headers)
+    return post_signed(client, URL, body, SECRET, signature)
 
 
 def text_message(wamid: str, text: str, timestamp: int, sender: str = "16505551234") -> dict:
