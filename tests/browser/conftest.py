@@ -5,11 +5,17 @@ Playwright's own browser download does not work on these machines; the system br
 """
 
 import os
+import re
 import shutil
+from pathlib import Path
 
 import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# Screenshots of each browser test's steps, kept as CI artifacts (README, "Browser tests").
+ARTIFACTS = Path(
+    os.environ.get("BROWSER_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts" / "browser")
+)
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls in test bodies are still sync.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -68,3 +74,22 @@ def log_in(page, live_server):
         page.wait_for_load_state()
 
     return _log_in
+
+
+@pytest.fixture
+def screenshot(page, request):
+    """``screenshot("replied")`` saves the whole page as artifacts/browser/<test>/<nn>-replied.png."""
+    folder = ARTIFACTS / re.sub(r"[^\w.-]+", "_", request.node.name)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    count = 0
+
+    def _shot(step: str) -> Path:
+        nonlocal count
+        count += 1
+        path = folder / f"{count:02d}-{step}.png"
+        # caret="initial": hiding the caret injects a style element, which our CSP (rightly) blocks.
+        page.screenshot(path=str(path), full_page=True, caret="initial")
+        return path
+
+    return _shot

@@ -21,7 +21,7 @@ def frank(front_office):
 
 
 def test_an_agent_works_a_ticket_from_his_list_to_resolved(
-    page, live_server, log_in, frank, front_office, console_errors
+    page, live_server, log_in, frank, front_office, console_errors, screenshot
 ):
     result = receive(
         InboundMessage(
@@ -39,12 +39,14 @@ def test_an_agent_works_a_ticket_from_his_list_to_resolved(
 
     log_in("frank")
     expect(page).to_have_url(f"{live_server.url}/my/")
+    screenshot("my-work")
     page.get_by_role("link", name=ticket.number).click()
 
     # Opening an assigned ticket opens it; the customer's markup is text, never markup.
     expect(page.get_by_role("heading", level=1)).to_contain_text("Router broken <script>alert(1)</script>")
     ticket.refresh_from_db()
     assert ticket.status == "open"
+    screenshot("ticket-opened")
 
     page.keyboard.press("r")  # the reply box, by keyboard
     page.keyboard.type("Hello Kim, please unplug it for 30 seconds.")
@@ -54,6 +56,7 @@ def test_an_agent_works_a_ticket_from_his_list_to_resolved(
     page.get_by_label("Internal note").fill("Known firmware issue, see KB-12.")
     page.get_by_role("button", name="Add note").click()
     expect(page.locator("#workspace")).to_contain_text("Known firmware issue")
+    screenshot("replied-and-noted")
 
     resolve = page.locator("details.action-resolve")
     resolve.get_by_text("Resolve…").click()
@@ -61,6 +64,7 @@ def test_an_agent_works_a_ticket_from_his_list_to_resolved(
     resolve.get_by_label("Resolution notes").fill("Power cycle cleared it.")
     resolve.get_by_role("button", name="Resolve", exact=True).click()
     expect(page.locator("#workspace")).to_contain_text("resolved")
+    screenshot("resolved")
 
     ticket.refresh_from_db()
     assert ticket.status == "resolved" and ticket.resolution_type == "workaround"
