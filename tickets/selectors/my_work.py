@@ -18,9 +18,9 @@ from tickets.lifecycle import ACTIVE_STATUSES, Status
 from tickets.models import Agent, Ticket
 from tickets.models.tickets import ResolutionType
 from tickets.permissions import team_ids
+from tickets.selectors.sla_state import SlaState
+from tickets.selectors.sla_state import sla_state as shared_sla_state
 
-# A ticket whose next SLA target falls within this is "at risk" (shown amber, sorted with the others by due).
-AT_RISK_WITHIN = timedelta(hours=1)
 # "Resolved recently": resolved or closed by me within this, at most RECENT_LIMIT of them.
 RECENT_WITHIN = timedelta(days=7)
 RECENT_LIMIT = 20
@@ -60,10 +60,11 @@ def sla_state(ticket: Ticket, now: datetime) -> str:
     """breached / at-risk / ok / none — the CSS classes ``.sla-*`` of helpdesk.css."""
     if getattr(ticket, "sla_late", False) or ticket.sla_breached:
         return "breached"
-    due = getattr(ticket, "sla_due", None)
-    if due is None:
+    if getattr(ticket, "sla_due", None) is None:
         return "none"
-    return "at-risk" if due - now <= AT_RISK_WITHIN else "ok"
+    # At risk is the one definition every page and the escalation scan share (tickets.sla).
+    shared = shared_sla_state(ticket, now)
+    return {SlaState.BREACHED: "breached", SlaState.AT_RISK: "at-risk"}.get(shared, "ok")
 
 
 @dataclass
