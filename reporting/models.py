@@ -1,0 +1,70 @@
+"""Reporting's own tables: summary rows rolled up from the tickets tables, never written back to them.
+
+``TicketFact`` is one narrow row per ticket with what the metrics need already worked out: the durations in
+calendar *and* business minutes (business time needs the team's calendar, which SQL cannot apply) and the
+number of interactions linked to the ticket (which would otherwise join millions of cases). The roll-up
+(``reporting.rollup.refresh_ticket_facts``, every minute by a django-q2 schedule) rewrites the rows of the
+tickets that changed since the last run. The metrics (``reporting.metrics``) aggregate these rows in the
+database.
+"""
+
+from django.db import models
+
+from tickets.channels import Channel
+
+
+class TicketFact(models.Model):
+    # No database constraints towards tickets: reporting never holds up a change to a ticket or a team; a
+    # fact whose ticket is gone is removed by the next roll-up.
+    ticket = models.OneToOneField(
+        "tickets.Ticket", primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    team = models.ForeignKey(
+        "tickets.Team", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        "tickets.Agent", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    priority = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=10)
+    created_at = models.DateTimeField()
+    first_responded_at = models.DateTimeField(null=True)
+    resolved_at = models.DateTimeField(null=True)
+    closed_at = models.DateTimeField(null=True)
+    # Minutes from creation to the first agent reply / to the (latest) resolution: wall-clock, and business
+    # time (working minutes in the team's calendar, less the minutes the clock was paused on the customer).
+    first_response_minutes = models.FloatField(null=True)
+    first_response_business_minutes = models.FloatField(null=True)
+    resolution_minutes = models.FloatField(null=True)
+    resolution_business_minutes = models.FloatField(null=True)
+    # As stored on the ticket when it closed (None: no target, or closed as spam or duplicate).
+    sla_first_response_met = models.BooleanField(null=True)
+    sla_resolution_met = models.BooleanField(null=True)
+    interactions = models.PositiveIntegerField(default=0)
+    reopened = models.BooleanField(default=False)
+    # Closed as spam or as a duplicate: not an issue that was worked, left out of the outcome metrics.
+    not_an_issue = models.BooleanField(default=False)
+    # The ticket's ``updated_at`` when this row was computed: the roll-up's high-water mark.
+    source_updated_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            # Each metric's period is on one of these moments (reporting.metrics).
+            models.Index(fields=["created_at"], name="fact_created"),
+            models.Index(
+                fields=["first_responded_at"],
+                condition=models.Q(first_responded_at__isnull=False),
+                name="fact_first_responded",
+            ),
+            models.Index(
+                fields=["resolved_at"], condition=models.Q(resolved_at__isnull=False), name="fact_resolved"
+            ),
+            models.Index(
+                fields=["closed_at"], condition=models.Q(closed_at__isnull=False), name="fact_closed"
+            ),
+            models.Index(fields=["source_updated_at"], name="fact_source_updated"),
+        ]
+
+    def __str__(self):
+        return f"Facts of ticket {self.ticket_id}"
