@@ -2,6 +2,7 @@
 
 from .conversations import Attachment, Case, Interaction, Message
 from .customers import Customer, CustomerConflict, CustomerIdentity, Reference, ReferenceKind
+from .kb import Article
 from .sla import EscalationFiring, EscalationRule
 from .teams import Agent, BusinessCalendar, RoutingRule, Team
 from .tickets import Acknowledgement, CannedResponse, Category, Note, SlaPolicy, Tag, Ticket, TicketEvent
@@ -9,6 +10,7 @@ from .tickets import Acknowledgement, CannedResponse, Category, Note, SlaPolicy,
 __all__ = [
     "Acknowledgement",
     "Agent",
+    "Article",
     "Attachment",
     "BusinessCalendar",
     "CannedResponse",
