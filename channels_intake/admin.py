@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
-from channels_intake.models import InboundEvent, Mailbox
+from channels_intake.models import ChannelAccount, InboundEvent, Mailbox
 from channels_intake.services import process_event
 
 # Shown on the page at most (a raw e-mail with attachments can be megabytes).
@@ -192,3 +192,80 @@ class MailboxAdmin(admin.ModelAdmin):
                 self.message_user(
                     request, f"{mailbox.name}: {result.fetched} message(s) taken in", messages.SUCCESS
                 )
+
+
+# Provider accounts ---------------------------------------------------------------------------------------
+
+SECRET_FIELDS = ("verify_token", "secret", "access_token")
+
+
+class ChannelAccountForm(forms.ModelForm):
+    """The verify token, secret and access token are write-only: never rendered back, kept when left blank,
+    and removed only by ticking the box next to them."""
+
+    clear_verify_token = forms.BooleanField(label="Remove the stored verify token", required=False)
+    clear_secret = forms.BooleanField(label="Remove the stored secret", required=False)
+    clear_access_token = forms.BooleanField(label="Remove the stored access token", required=False)
+
+    class Meta:
+        model = ChannelAccount
+        fields = ["name", "kind", "active", "account_id", "phone_number", *SECRET_FIELDS, "api_base"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in SECRET_FIELDS:
+            model_field = ChannelAccount._meta.get_field(name)
+            stored = bool(self.instance.pk and getattr(self.instance, name))
+            self.fields[name] = forms.CharField(
+                label=model_field.verbose_name.capitalize(),
+                required=False,
+                strip=True,
+                max_length=model_field.max_length,
+                widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+                help_text=f"{model_field.help_text} "
+                + ("Stored; leave blank to keep it." if stored else "Not set."),
+            )
+            # Never an initial value: not in the page, and a blank field does not count as a change.
+            self.initial[name] = ""
+
+    def _clean_secret(self, name: str) -> str:
+        value = self.cleaned_data.get(name, "")
+        return value or (getattr(self.instance, name) if self.instance.pk else "")
+
+    def clean_verify_token(self):
+        return self._clean_secret("verify_token")
+
+    def clean_secret(self):
+        return self._clean_secret("secret")
+
+    def clean_access_token(self):
+        return self._clean_secret("access_token")
+
+    def clean(self):
+        data = super().clean()
+        for name in SECRET_FIELDS:
+            if data.get(f"clear_{name}") and not self.data.get(self.add_prefix(name)):
+                data[name] = ""  # ticked, and nothing new typed
+        return data
+
+
+@admin.register(ChannelAccount)
+class ChannelAccountAdmin(admin.ModelAdmin):
+    form = ChannelAccountForm
+    list_display = ["name", "kind", "account_id", "phone_number", "active", "secrets_stored"]
+    list_filter = ["kind", "active"]
+    search_fields = ["name", "account_id", "phone_number"]
+
+    def get_fieldsets(self, request, obj=None):
+        clears = [f"clear_{n}" for n in SECRET_FIELDS if obj is not None and getattr(obj, n)]
+        return [
+            (None, {"fields": ["name", "kind", "active"]}),
+            ("Which account", {"fields": ["account_id", "phone_number"]}),
+            ("Secrets (write-only)", {"fields": [*SECRET_FIELDS, *clears]}),
+            ("Outbound", {"fields": ["api_base"]}),
+        ]
+
+    @admin.display(description="secrets stored")
+    def secrets_stored(self, obj):
+        names = [ChannelAccount._meta.get_field(n).verbose_name for n in SECRET_FIELDS if getattr(obj, n)]
+        return ", ".join(names) or "none"

@@ -107,3 +107,95 @@ class Mailbox(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.username}@{self.host})"
+
+
+class ChannelAccount(models.Model):
+    """A provider account's credentials, entered in the admin instead of (or beside) the settings.
+
+    The webhooks accept a request signed with the secret of any active account of their kind, or with the
+    setting; the account the payload names (WhatsApp ``phone_number_id``, the Page or Instagram ID, Twilio's
+    ``AccountSid`` or ``To`` number) is tried first. A reply goes out with the account the customer wrote to
+    (``channels_intake.accounts``). Secrets are kept as entered (the providers need them to sign and to call
+    their APIs, so they cannot be hashed); the admin never shows them back.
+    """
+
+    class Kind(models.TextChoices):
+        WHATSAPP = "whatsapp", "WhatsApp Cloud API"
+        META = "meta", "Messenger / Instagram (Meta)"
+        TWILIO = "twilio", "Twilio (SMS and voice)"
+        EMAIL_PIPE = "email_pipe", "Raw e-mail pipe (MTA)"
+        CTI = "cti", "CTI / PBX call events"
+
+    # What each kind needs filled in (checked by clean(); the admin shows the rest as optional).
+    REQUIRED = {
+        Kind.WHATSAPP: ("account_id", "secret"),
+        Kind.META: ("account_id", "secret"),
+        Kind.TWILIO: ("account_id", "secret"),
+        Kind.EMAIL_PIPE: ("secret",),
+        Kind.CTI: ("secret",),
+    }
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    active = models.BooleanField(default=True, help_text="Only active accounts are used, in and out.")
+    account_id = models.CharField(
+        "account ID",
+        max_length=100,
+        blank=True,
+        help_text="WhatsApp: the phone number ID. Messenger/Instagram: the Page ID (or the Instagram account "
+        "ID). Twilio: the Account SID (AC…). Not used by the e-mail pipe and CTI.",
+    )
+    phone_number = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Twilio: our number in E.164 (+44…): replies are sent from it, and inbound requests to it "
+        "select this account.",
+    )
+    verify_token = models.CharField(
+        max_length=255, blank=True, help_text="WhatsApp, Messenger/Instagram: the verify token typed at Meta."
+    )
+    secret = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="WhatsApp, Messenger/Instagram: the app secret. Twilio: the auth token. E-mail pipe and "
+        "CTI: the bearer token the sender puts in Authorization.",
+    )
+    access_token = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="WhatsApp: the system-user access token. Messenger/Instagram: the Page access token.",
+    )
+    api_base = models.URLField(
+        "API base URL",
+        blank=True,
+        help_text="Blank: the provider's (or the setting's). WhatsApp/Meta e.g. https://graph.facebook.com/v21.0, "
+        "Twilio https://api.twilio.com.",
+    )
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=["whatsapp", "meta", "twilio", "email_pipe", "cti"]),
+                name="channel_account_kind_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "account_id"],
+                condition=~models.Q(account_id=""),
+                name="channel_account_id_unique_per_kind",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_kind_display()})"
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        missing = {
+            name: f"Required for {self.get_kind_display()}."
+            for name in self.REQUIRED.get(self.kind, ())
+            if not getattr(self, name)
+        }
+        if missing:
+            raise ValidationError(missing)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from channels_intake import accounts
 from channels_intake.models import InboundEvent
 from channels_intake.services import PAYLOAD_ERROR_PREFIX, process_event, record_event
 
@@ -34,6 +35,17 @@ def constant_time_equal(a: str, b: str) -> bool:
 def bearer_token(request: HttpRequest) -> str:
     header = request.headers.get("Authorization", "")
     return header[7:].strip() if header.lower().startswith("bearer ") else ""
+
+
+def verify_bearer(request: HttpRequest, *, kind: str, setting: str = "INTAKE_TOKEN") -> None:
+    """Raise ``Unauthentic`` unless ``Authorization: Bearer`` carries the token of an active channel account
+    of ``kind`` or the setting's (``channels_intake.accounts``); with neither, every request is refused."""
+    expected = accounts.candidate_secrets(kind, field="secret", setting=setting)
+    if not expected:
+        raise Unauthentic(accounts.nothing_configured(kind, setting))
+    given = bearer_token(request)
+    if not any(constant_time_equal(given, token) for token in expected):
+        raise Unauthentic("missing or wrong bearer token")
 
 
 def too_large(request: HttpRequest) -> HttpResponse | None:

@@ -4,7 +4,8 @@
 and ``Body``, HTTP basic auth ``TWILIO_ACCOUNT_SID:TWILIO_AUTH_TOKEN``; the answer's ``sid`` (``SM…``) is stored
 as the message's provider ID, which Twilio's status callbacks name.
 
-Settings (read at send time, so tests override them):
+The credentials are those of the active Twilio channel account (admin) whose number the customer texted;
+without one, the settings (read at send time, so tests override them):
 
 - ``TWILIO_API_BASE``: default ``https://api.twilio.com``.
 - ``TWILIO_ACCOUNT_SID``: ``AC…``.
@@ -18,6 +19,7 @@ import base64
 
 from django.conf import settings
 
+from channels_intake import accounts
 from channels_intake.outbound.base import PermanentFailure, SendResult, check_length, post, require
 from tickets.models import Message
 
@@ -39,7 +41,15 @@ def send(message: Message) -> SendResult:
     sid = getattr(settings, "TWILIO_ACCOUNT_SID", "")
     token = getattr(settings, "TWILIO_AUTH_TOKEN", "")
     from_number = getattr(settings, "TWILIO_FROM_NUMBER", "")
-    require("SMS", TWILIO_ACCOUNT_SID=sid, TWILIO_AUTH_TOKEN=token, TWILIO_FROM_NUMBER=from_number)
+    account = accounts.for_reply(
+        message, kind=accounts.Kind.TWILIO, settings_complete=bool(sid and token and from_number)
+    )
+    if account is not None:
+        base = account.api_base or base
+        sid, token, from_number = account.account_id, account.secret, account.phone_number
+        require(f"SMS (channel account {account.name})", phone_number=from_number)
+    else:
+        require("SMS", TWILIO_ACCOUNT_SID=sid, TWILIO_AUTH_TOKEN=token, TWILIO_FROM_NUMBER=from_number)
     check_length(message.body, MAX_TEXT, "An SMS through Twilio")
     credentials = base64.b64encode(f"{sid}:{token}".encode()).decode("ascii")
     answer = post(

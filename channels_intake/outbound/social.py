@@ -6,7 +6,8 @@ ID the webhook gave us). ``POST {META_API_BASE}/me/messages?access_token={META_P
 ``message_id`` is stored as the message's provider ID. Instagram goes through the same endpoint with the
 token of the Facebook Page linked to the Instagram account.
 
-Settings (read at send time, so tests override them):
+The token is that of the active Messenger/Instagram channel account (admin) whose Page or Instagram ID the
+customer wrote to; without one, the settings (read at send time, so tests override them):
 
 - ``META_API_BASE``: default ``https://graph.facebook.com/v21.0``.
 - ``META_PAGE_ACCESS_TOKEN``: the Page access token (``pages_messaging``; ``instagram_manage_messages``).
@@ -21,6 +22,7 @@ import urllib.parse
 
 from django.conf import settings
 
+from channels_intake import accounts
 from channels_intake.outbound.base import (
     PermanentFailure,
     SendResult,
@@ -51,7 +53,12 @@ def recipient(address: str) -> tuple[str, str, int]:
 def send(message: Message) -> SendResult:
     base = getattr(settings, "META_API_BASE", "") or DEFAULT_API_BASE
     token = getattr(settings, "META_PAGE_ACCESS_TOKEN", "")
-    require("Social", META_PAGE_ACCESS_TOKEN=token)
+    account = accounts.for_reply(message, kind=accounts.Kind.META, settings_complete=bool(token))
+    if account is not None:
+        base, token = account.api_base or base, account.access_token
+        require(f"Social (channel account {account.name})", access_token=token)
+    else:
+        require("Social", META_PAGE_ACCESS_TOKEN=token)
     label, user_id, limit = recipient(message.sender)
     check_length(message.body, limit, f"A {label} text message")
     answer = post(

@@ -4,7 +4,8 @@
 {WHATSAPP_ACCESS_TOKEN}`` and a text message to the customer's number (E.164 digits, no ``+``); the answer's
 ``messages[0].id`` (a ``wamid.…``) is stored as the message's provider ID, which the status webhooks name.
 
-Settings (read at send time, so tests override them):
+The credentials are those of the active WhatsApp channel account (admin) whose phone number ID the customer
+wrote to; without one, the settings (read at send time, so tests override them):
 
 - ``WHATSAPP_API_BASE``: default ``https://graph.facebook.com/v21.0``.
 - ``WHATSAPP_PHONE_NUMBER_ID``: the business phone number's ID (not the number itself).
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from channels_intake import accounts
 from channels_intake.outbound.base import (
     PermanentFailure,
     SendResult,
@@ -37,7 +39,14 @@ def send(message: Message) -> SendResult:
     base = getattr(settings, "WHATSAPP_API_BASE", "") or DEFAULT_API_BASE
     phone_number_id = getattr(settings, "WHATSAPP_PHONE_NUMBER_ID", "")
     token = getattr(settings, "WHATSAPP_ACCESS_TOKEN", "")
-    require("WhatsApp", WHATSAPP_PHONE_NUMBER_ID=phone_number_id, WHATSAPP_ACCESS_TOKEN=token)
+    account = accounts.for_reply(
+        message, kind=accounts.Kind.WHATSAPP, settings_complete=bool(phone_number_id and token)
+    )
+    if account is not None:
+        base, phone_number_id, token = account.api_base or base, account.account_id, account.access_token
+        require(f"WhatsApp (channel account {account.name})", access_token=token)
+    else:
+        require("WhatsApp", WHATSAPP_PHONE_NUMBER_ID=phone_number_id, WHATSAPP_ACCESS_TOKEN=token)
     check_length(message.body, MAX_TEXT, "A WhatsApp text message")
     answer = post(
         f"{base.rstrip('/')}/{phone_number_id}/messages",

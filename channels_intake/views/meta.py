@@ -7,7 +7,9 @@ Both speak Meta's scheme, implemented once here:
 - ``POST`` carries ``X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body with the app secret>``,
   checked over ``request.body`` exactly as received, then stored and processed by ``handle_webhook``.
 
-An unset verify token or app secret refuses every request on its path. The adapters are
+Tokens and secrets come from the active ``ChannelAccount``s of the kind (admin) and from the settings
+(``channels_intake.accounts``): any of them is accepted, the account the payload names tried first. Neither
+set refuses every request on its path. The adapters are
 ``channels_intake.adapters.whatsapp`` and ``channels_intake.adapters.social``.
 """
 
@@ -17,12 +19,12 @@ import hashlib
 import hmac
 import logging
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from channels_intake import accounts
 from channels_intake.adapters import social, whatsapp
 from channels_intake.webhooks import Unauthentic, constant_time_equal, handle_webhook
 
@@ -31,30 +33,35 @@ log = logging.getLogger("channels_intake.webhooks")
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 
 
-def verify_signature(request: HttpRequest, *, secret_setting: str) -> None:
-    """Raise ``Unauthentic`` unless the body is signed with the app secret named by ``secret_setting``."""
-    secret = getattr(settings, secret_setting, "")
-    if not secret:
-        raise Unauthentic(f"{secret_setting} is not set: this webhook is refused until it is")
+def verify_signature(request: HttpRequest, *, kind: str, secret_setting: str) -> None:
+    """Raise ``Unauthentic`` unless the body is signed with an app secret of ``kind`` (account or setting)."""
+    secrets = accounts.candidate_secrets(
+        kind, field="secret", setting=secret_setting, named=accounts.meta_accounts_named(request.body, kind)
+    )
+    if not secrets:
+        raise Unauthentic(accounts.nothing_configured(kind, secret_setting))
     header = request.headers.get(SIGNATURE_HEADER, "")
     if not header:
         raise Unauthentic(f"missing {SIGNATURE_HEADER}")
     scheme, _, given = header.partition("=")
     if scheme.strip().lower() != "sha256":
         raise Unauthentic(f"{SIGNATURE_HEADER} is not sha256=<hex>")
-    expected = hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()
-    if not constant_time_equal(given.strip().lower(), expected):
-        raise Unauthentic(f"bad {SIGNATURE_HEADER}")
+    given = given.strip().lower()
+    for secret in secrets:
+        if constant_time_equal(given, hmac.new(secret.encode(), request.body, hashlib.sha256).hexdigest()):
+            return
+    raise Unauthentic(f"bad {SIGNATURE_HEADER}")
 
 
-def handshake(request: HttpRequest, *, token_setting: str) -> HttpResponse:
-    """Meta's verification request: echo ``hub.challenge`` when the verify token matches."""
-    expected = getattr(settings, token_setting, "")
+def handshake(request: HttpRequest, *, kind: str, token_setting: str) -> HttpResponse:
+    """Meta's verification request: echo ``hub.challenge`` when the verify token matches one we have."""
+    expected = accounts.candidate_secrets(kind, field="verify_token", setting=token_setting)
+    given = request.GET.get("hub.verify_token", "")
     if not expected:
-        reason = f"{token_setting} is not set: the subscription cannot be verified"
+        reason = f"{token_setting} is not set and no active channel account has a verify token"
     elif request.GET.get("hub.mode") != "subscribe":
         reason = "hub.mode is not subscribe"
-    elif not constant_time_equal(request.GET.get("hub.verify_token", ""), expected):
+    elif not any(constant_time_equal(given, token) for token in expected):
         reason = "wrong hub.verify_token"
     elif not request.GET.get("hub.challenge"):
         reason = "no hub.challenge"
@@ -64,17 +71,17 @@ def handshake(request: HttpRequest, *, token_setting: str) -> HttpResponse:
     return JsonResponse({"error": reason}, status=403)
 
 
-def meta_webhook(*, source: str, channel: str, token_setting: str, secret_setting: str):
+def meta_webhook(*, source: str, channel: str, kind: str, token_setting: str, secret_setting: str):
     """The view for one Meta webhook path: the handshake on GET, signed notifications on POST."""
 
     def verify(request: HttpRequest) -> None:
-        verify_signature(request, secret_setting=secret_setting)
+        verify_signature(request, kind=kind, secret_setting=secret_setting)
 
     @csrf_exempt
     @require_http_methods(["GET", "POST"])
     def webhook(request: HttpRequest) -> HttpResponse:
         if request.method == "GET":
-            return handshake(request, token_setting=token_setting)
+            return handshake(request, kind=kind, token_setting=token_setting)
         return handle_webhook(request, source=source, channel=channel, verify=verify)
 
     webhook.__name__ = webhook.__qualname__ = f"{source}_webhook"
@@ -87,6 +94,7 @@ urlpatterns = [
         meta_webhook(
             source=whatsapp.SOURCE,
             channel=whatsapp.CHANNEL,
+            kind=accounts.Kind.WHATSAPP,
             token_setting="WHATSAPP_VERIFY_TOKEN",
             secret_setting="WHATSAPP_APP_SECRET",
         ),
@@ -97,6 +105,7 @@ urlpatterns = [
         meta_webhook(
             source=social.SOURCE,
             channel=social.CHANNEL,
+            kind=accounts.Kind.META,
             token_setting="META_VERIFY_TOKEN",
             secret_setting="META_APP_SECRET",
         ),

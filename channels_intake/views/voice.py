@@ -1,33 +1,30 @@
 """Phone calls (``channels_intake.adapters.voice``).
 
 ``/intake/voice/twilio/``: Twilio Voice status callbacks, signed with ``X-Twilio-Signature`` and checked
-with ``TWILIO_AUTH_TOKEN`` exactly as the SMS webhook is; answered with empty TwiML.
+with ``TWILIO_AUTH_TOKEN`` (or a Twilio channel account's) exactly as the SMS webhook is; answered with empty TwiML.
 
 ``/intake/voice/events/``: one JSON call event per finished call from any CTI/PBX, with
-``Authorization: Bearer <INTAKE_TOKEN>``; ``INTAKE_TOKEN`` unset refuses every request::
+``Authorization: Bearer <INTAKE_TOKEN>`` (or the token of an active *CTI* channel account); neither set refuses
+every request::
 
     curl -sf -H "Authorization: Bearer $INTAKE_TOKEN" -H "Content-Type: application/json" \\
         --data '{"call_id": "pbx-42", "direction": "inbound", "from": "+447700900111", ...}' \\
         https://helpdesk.example.com/intake/voice/events/
 """
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from channels_intake.adapters.voice import CTI_SOURCE, TWILIO_SOURCE
+from channels_intake.models import ChannelAccount
 from channels_intake.views.twilio import twiml, verify_twilio
-from channels_intake.webhooks import Unauthentic, bearer_token, constant_time_equal, handle_webhook
+from channels_intake.webhooks import handle_webhook, verify_bearer
 
 
 def verify_cti_token(request: HttpRequest) -> None:
-    expected = getattr(settings, "INTAKE_TOKEN", "")
-    if not expected:
-        raise Unauthentic("INTAKE_TOKEN is not set: the call-event webhook refuses every request")
-    if not constant_time_equal(bearer_token(request), expected):
-        raise Unauthentic("missing or wrong bearer token")
+    verify_bearer(request, kind=ChannelAccount.Kind.CTI)
 
 
 @csrf_exempt
