@@ -1,5 +1,6 @@
 """The help desk's domain models, one module per aggregate (ARCHITECTURE.md)."""
 
+from .audit import AuditEntry
 from .conversations import Attachment, Case, Interaction, Message
 from .customers import Customer, CustomerConflict, CustomerIdentity, Reference, ReferenceKind
 from .kb import Article
@@ -12,6 +13,7 @@ __all__ = [
     "Agent",
     "Article",
     "Attachment",
+    "AuditEntry",
     "BusinessCalendar",
     "CannedResponse",
     "Case",
