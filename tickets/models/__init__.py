@@ -2,6 +2,7 @@
 
 from .audit import AuditEntry
 from .conversations import Attachment, Case, Interaction, Message
+from .csat import CsatFollowUp, CsatSurvey, Verification, VerificationKeyword
 from .customers import Customer, CustomerConflict, CustomerIdentity, Reference, ReferenceKind
 from .kb import Article
 from .sla import EscalationFiring, EscalationRule
@@ -18,6 +19,8 @@ __all__ = [
     "CannedResponse",
     "Case",
     "Category",
+    "CsatFollowUp",
+    "CsatSurvey",
     "Customer",
     "CustomerConflict",
     "CustomerIdentity",
@@ -34,4 +37,6 @@ __all__ = [
     "Team",
     "Ticket",
     "TicketEvent",
+    "Verification",
+    "VerificationKeyword",
 ]
