@@ -23,7 +23,12 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-DATA_MIGRATIONS = ("0002_defaults", "0004_default_acknowledgements", "0010_default_escalation_rules")
+DATA_MIGRATIONS = (
+    "0002_defaults",
+    "0004_default_acknowledgements",
+    "0010_default_escalation_rules",
+    "0016_default_priority_matrix_and_rules",
+)
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from .conversations import Attachment, Case, Interaction, Message
 from .csat import CsatFollowUp, CsatSurvey, Verification, VerificationKeyword
 from .customers import Customer, CustomerConflict, CustomerIdentity, Reference, ReferenceKind
 from .kb import Article
+from .rules import PriorityMatrixCell, Rule, RuleFiring
 from .sla import EscalationFiring, EscalationRule
 from .teams import Agent, BusinessCalendar, RoutingRule, Team
 from .tickets import Acknowledgement, CannedResponse, Category, Note, SlaPolicy, Tag, Ticket, TicketEvent
@@ -29,9 +30,12 @@ __all__ = [
     "Interaction",
     "Message",
     "Note",
+    "PriorityMatrixCell",
     "Reference",
     "ReferenceKind",
     "RoutingRule",
+    "Rule",
+    "RuleFiring",
     "SlaPolicy",
     "Tag",
     "Team",

@@ -21,6 +21,7 @@ class EscalationRule(models.Model):
         ANY = "", "Either target"
         FIRST_RESPONSE = "first_response", "First response"
         RESOLUTION = "resolution", "Resolution"
+        NEXT_RESPONSE = "next_response", "Next response"
 
     class Action(models.TextChoices):
         NOTIFY_SUPERVISOR = "notify_supervisor", "Escalate to the team's supervisors"

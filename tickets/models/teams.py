@@ -47,11 +47,32 @@ class Team(models.Model):
         "(only those they have not opened yet, or all their assigned, open and pending ones).",
     )
 
+    class ReopenPolicy(models.TextChoices):
+        # What a customer's follow-up to a closed ticket of this team does (DOMAIN.md: reopen within the window).
+        DEFAULT = (
+            "",
+            "Default: reopen within HELPDESK_REOPEN_WINDOW_HOURS of closure, later a new linked ticket",
+        )
+        FREELY = "freely", "Reopen freely: a follow-up always reopens the ticket"
+        NEVER = "never", "Never reopen: a follow-up opens a new ticket linked to the closed one"
+        AFTER_DAYS = "after_days", "Reopen within N days of closure, later a new linked ticket"
+
+    reopen_policy = models.CharField(max_length=12, choices=ReopenPolicy.choices, blank=True, default="")
+    reopen_after_days = models.PositiveSmallIntegerField(
+        "reopen within (days)", null=True, blank=True, help_text="For “reopen within N days of closure”."
+    )
+
     class Meta:
         ordering = ["name"]
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.reopen_policy == self.ReopenPolicy.AFTER_DAYS and self.reopen_after_days is None:
+            raise ValidationError({"reopen_after_days": "Say within how many days a follow-up reopens."})
 
 
 class Agent(models.Model):

@@ -70,6 +70,9 @@ class SlaPolicy(models.Model):
     team = models.ForeignKey("tickets.Team", null=True, blank=True, on_delete=models.CASCADE)
     first_response_minutes = models.PositiveIntegerField()
     resolution_minutes = models.PositiveIntegerField()
+    # Once answered, each customer message waiting for an agent's answer must get one within this (blank: the
+    # built-in default of ``tickets.sla.DEFAULT_NEXT_RESPONSE``).
+    next_response_minutes = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         verbose_name = "SLA policy"
@@ -115,6 +118,11 @@ class Ticket(models.Model):
     # Breaches with the moment they happened (the due time that passed); ``sla_breached`` is "any of them".
     first_response_breached_at = models.DateTimeField(null=True, blank=True)
     resolution_breached_at = models.DateTimeField(null=True, blank=True)
+    # Next response: after the first response, a customer message starts this clock (when it is not running
+    # already); the next agent reply the customer receives stops it. The breach holds the latest due time missed.
+    next_response_started_at = models.DateTimeField(null=True, blank=True)
+    next_response_due = models.DateTimeField(null=True, blank=True)
+    next_response_breached_at = models.DateTimeField(null=True, blank=True)
     # The clocks pause while the ticket is pending (waiting on the customer): since when, and the business
     # minutes paused so far (due times already include them; ``tickets.services.sla``).
     sla_paused_at = models.DateTimeField(null=True, blank=True)
