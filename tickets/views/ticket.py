@@ -34,7 +34,7 @@ from tickets.forms import (
 )
 from tickets.lifecycle import Status
 from tickets.models import Attachment, CannedResponse, Case, Ticket
-from tickets.permissions import relations
+from tickets.permissions import relations, team_ids
 from tickets.selectors import workspace as ws_selectors
 from tickets.services import editing, transitions
 from tickets.services.canned import canned_responses_for, fill_canned
@@ -128,8 +128,8 @@ def _context(request, ticket: Ticket, *, bound: dict | None = None, open_form: s
     user = request.user
     actions = []
     for action in ws.actions:
-        if action == "assign" and request.agent is None:
-            continue  # only an agent can take a ticket for themselves
+        if action == "assign" and (request.agent is None or ticket.team_id not in team_ids(request.agent)):
+            continue  # only an agent of the ticket's team can take it for themselves (the service says so)
         form = bound.get(action) or ACTION_FORMS[action](ticket=ticket, user=user, auto_id=f"id_{action}_%s")
         label = LABELS.get(action, lifecycle.TRANSITIONS[action].label)
         actions.append(ActionPanel(action, label, form, SHORTCUTS.get(action, ""), CONFIRM.get(action, "")))
