@@ -44,4 +44,10 @@ SCHEDULES = [
         "schedule_type": "I",
         "minutes": 1,
     },
+    {
+        "name": "reports: roll up the facts of the tickets changed since the last run",
+        "func": "reporting.tasks.refresh_facts",
+        "schedule_type": "I",
+        "minutes": 1,
+    },
 ]

@@ -12,5 +12,6 @@ urlpatterns = [
     path("intake/", include("channels_intake.urls")),
     path("anymail/", include("anymail.urls")),
     path("support/", include("channels_intake.portal.urls")),
+    path("reports/", include("reporting.urls")),
     path("", include("tickets.urls")),
 ]

@@ -7,6 +7,7 @@ agent may see (``tickets.permissions.visible_tickets``). The tickets listed are 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -88,7 +89,12 @@ class InteractionRow:
 
 
 def interaction_table(customer: Customer | int) -> list[InteractionRow]:
-    """The customer's interactions in order of contact, with DOMAIN.md's running counts. One query.
+    """The customer's interactions in order of contact, with DOMAIN.md's running counts. One query."""
+    return list(interaction_rows(customer))
+
+
+def interaction_rows(customer: Customer | int) -> Iterator[InteractionRow]:
+    """``interaction_table`` one row at a time, read with ``iterator()`` (the reporting app streams it as CSV).
 
     Counts follow each interaction's case to the ticket it is linked to *now* (a relinked or merged case
     counts for its new ticket). An interaction without a case (never left by intake) counts as a contact
@@ -100,30 +106,26 @@ def interaction_table(customer: Customer | int) -> list[InteractionRow]:
         .order_by("started_at", "id")
         .values_list("pk", "channel", "started_at", "case__pk", "case__ticket_id")
     )
-    result: list[InteractionRow] = []
     per_ticket: dict[int, int] = {}
     issue_of: dict[int, str] = {}
-    for contacts, (pk, channel, started_at, case_id, ticket_id) in enumerate(rows, start=1):
+    for contacts, (pk, channel, started_at, case_id, ticket_id) in enumerate(rows.iterator(), start=1):
         in_ticket = 0
         if ticket_id is not None:
             in_ticket = per_ticket[ticket_id] = per_ticket.get(ticket_id, 0) + 1
             if ticket_id not in issue_of:
                 issue_of[ticket_id] = issue_label(len(issue_of) + 1)
-        result.append(
-            InteractionRow(
-                interaction_id=pk,
-                channel=channel,
-                started_at=started_at,
-                case_id=case_id,
-                ticket_id=ticket_id,
-                first=in_ticket == 1,
-                issue=issue_of.get(ticket_id, ""),
-                interactions_in_ticket=in_ticket,
-                contacts=contacts,
-                issues=len(issue_of),
-            )
+        yield InteractionRow(
+            interaction_id=pk,
+            channel=channel,
+            started_at=started_at,
+            case_id=case_id,
+            ticket_id=ticket_id,
+            first=in_ticket == 1,
+            issue=issue_of.get(ticket_id, ""),
+            interactions_in_ticket=in_ticket,
+            contacts=contacts,
+            issues=len(issue_of),
         )
-    return result
 
 
 @dataclass

@@ -1,0 +1,419 @@
+"""Every reporting metric, defined once: its formula (shown next to the number on the dashboard and in the
+README) and the query that computes it, aggregated in the database.
+
+The outcome and time metrics read ``TicketFact`` rows (``reporting.rollup``: up to a minute behind the
+tickets); the *now* metrics — backlog and agent load — read the tickets themselves. Every function takes a
+``ReportFilter``: a period ``[start, end)``, the teams in scope (``None``: every team) and optionally one
+channel. Each metric names which moment of a ticket falls in the period.
+
+Percentiles are PostgreSQL's ``percentile_cont`` (continuous: interpolated between the two nearest values);
+other databases get the same number from an ordered ``LIMIT 2 OFFSET k`` per percentile.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connections
+from django.db.models import Aggregate, Count, FloatField, Q, QuerySet, Sum
+from django.db.models.functions import ExtractHour, TruncDate
+from django.utils import timezone
+
+from tickets.channels import Channel
+from tickets.lifecycle import ACTIVE_STATUSES
+from tickets.models import Agent, Team, Ticket
+from tickets.models.tickets import QUEUE_ACTIVE_STATUSES, Priority
+
+from .models import TicketFact
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    formula: str
+
+
+METRICS = {
+    m.key: m
+    for m in (
+        Metric(
+            "first_response_time",
+            "First-response time",
+            "Per ticket first replied to by an agent in the period: time from the ticket's creation to the "
+            "first agent reply. Median and 90th percentile (continuous). Calendar time is wall-clock time; "
+            "business time counts only the team calendar's opening hours.",
+        ),
+        Metric(
+            "resolution_time",
+            "Resolution time",
+            "Per ticket resolved in the period (spam and duplicates left out): time from creation to the "
+            "latest resolution. Median and 90th percentile. Business time counts the team calendar's opening "
+            "hours less the time the SLA clock was paused waiting on the customer.",
+        ),
+        Metric(
+            "sla_compliance",
+            "SLA compliance",
+            "Of the tickets closed in the period with an SLA target: first response met ÷ first response "
+            "measured × 100, and resolution met ÷ resolution measured × 100 (met or not as stored when the "
+            "ticket closed; spam and duplicates have no verdict).",
+        ),
+        Metric(
+            "first_contact_resolution",
+            "First-contact resolution",
+            "Tickets resolved in the period with exactly one interaction and never reopened ÷ tickets resolved "
+            "in the period × 100 (spam and duplicates left out). One interaction, not 'fewer than two agent "
+            "replies': an interaction is one contact by the customer on one channel (a back-and-forth on "
+            "WhatsApp or e-mail is one), so the customer never had to come back — whatever the channel, and "
+            "whether or not the channel has agent 'replies' at all (a phone call has none).",
+        ),
+        Metric(
+            "reopen_rate",
+            "Reopen rate",
+            "Of the tickets created in the period and resolved at least once (spam and duplicates left out): "
+            "reopened at least once ÷ those tickets × 100 (a follow-up within the reopen window, or 'not "
+            "fixed'). Counted by creation, so a ticket reopened and not yet resolved again still counts.",
+        ),
+        Metric(
+            "backlog",
+            "Backlog",
+            "Now: tickets not yet resolved (new, assigned, open, pending), counted by age since creation "
+            "(under 4 h, 4–24 h, 1–3 days, 3–7 days, over 7 days). The period does not apply.",
+        ),
+        Metric(
+            "volume",
+            "Volume",
+            "Tickets created in the period, by their source channel, by day and by hour of the day "
+            "(server time zone); resolved tickets by day of resolution.",
+        ),
+        Metric(
+            "interactions_per_ticket",
+            "Interactions per ticket",
+            "Of the tickets created in the period: interactions linked to them ÷ tickets (the average "
+            "number of contacts an issue took).",
+        ),
+        Metric(
+            "agent_load",
+            "Agent load and handled tickets",
+            "Load, now: tickets the agent owns that are assigned, open or pending, against the agent's "
+            "maximum. Handled: tickets resolved in the period whose owner is the agent.",
+        ),
+        Metric(
+            "csat",
+            "CSAT",
+            "CSAT % = surveys answered in the period with a rating of 4 or 5 (of 5) ÷ surveys answered in the "
+            "period × 100. Response rate = surveys sent in the period that were answered ÷ surveys sent in the "
+            "period × 100.",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class ReportFilter:
+    start: datetime
+    end: datetime  # exclusive
+    team_ids: tuple[int, ...] | None = None  # None: every team
+    channel: str = ""
+
+    @property
+    def last_day(self):
+        """The period's last day (``end`` is the midnight after it), in the server's time zone."""
+        return timezone.localtime(self.end - timedelta(microseconds=1)).date()
+
+    def scope(self, queryset: QuerySet, team: str = "team_id", channel: str = "channel") -> QuerySet:
+        if self.team_ids is not None:
+            queryset = queryset.filter(**{f"{team}__in": self.team_ids})
+        if self.channel:
+            queryset = queryset.filter(**{channel: self.channel})
+        return queryset
+
+    def facts(self, moment: str) -> QuerySet[TicketFact]:
+        """The facts of the tickets in scope whose ``moment`` falls in the period."""
+        return self.scope(
+            TicketFact.objects.filter(**{f"{moment}__gte": self.start, f"{moment}__lt": self.end})
+        )
+
+
+def pct(part: int | None, whole: int | None) -> float | None:
+    return round(100 * part / whole, 1) if whole else None
+
+
+# Percentiles --------------------------------------------------------------------------------------------
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``."""
+
+    function = "PERCENTILE_CONT"
+    name = "PercentileCont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = FloatField()
+
+    def __init__(self, expression, fraction: float, **extra):
+        super().__init__(expression, fraction=repr(float(fraction)), **extra)
+
+
+FRACTIONS = (0.5, 0.9)
+
+
+def percentiles(queryset: QuerySet, fields: list[str], fractions=FRACTIONS) -> dict[str, dict]:
+    """``{field: {"n": values, 0.5: median, 0.9: p90}}`` over the non-null values of each field."""
+    if connections[queryset.db].vendor == "postgresql":
+        aggregates = {}
+        for i, name in enumerate(fields):
+            aggregates[f"n{i}"] = Count(name)
+            for j, fraction in enumerate(fractions):
+                aggregates[f"p{i}_{j}"] = PercentileCont(name, fraction)
+        row = queryset.aggregate(**aggregates)
+        return {
+            name: {"n": row[f"n{i}"], **{f: row[f"p{i}_{j}"] for j, f in enumerate(fractions)}}
+            for i, name in enumerate(fields)
+        }
+    return {name: _percentiles_portable(queryset, name, fractions) for name in fields}
+
+
+def _percentiles_portable(queryset: QuerySet, name: str, fractions) -> dict:
+    """``percentile_cont`` without it: the two values around position (n − 1) × fraction, interpolated."""
+    values = queryset.filter(**{f"{name}__isnull": False}).order_by(name).values_list(name, flat=True)
+    n = values.count()
+    result: dict = {"n": n}
+    for fraction in fractions:
+        if not n:
+            result[fraction] = None
+            continue
+        position = (n - 1) * fraction
+        low = math.floor(position)
+        pair = list(values[low : low + 2])
+        upper = pair[1] if len(pair) > 1 else pair[0]
+        result[fraction] = pair[0] + (upper - pair[0]) * (position - low)
+    return result
+
+
+# The metrics ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Times:
+    """Median and p90 in minutes, calendar and business, and how many tickets they are over."""
+
+    n: int
+    calendar_median: float | None
+    calendar_p90: float | None
+    business_median: float | None
+    business_p90: float | None
+
+
+def _times(queryset, calendar: str, business: str) -> Times:
+    p = percentiles(queryset, [calendar, business])
+    return Times(p[calendar]["n"], p[calendar][0.5], p[calendar][0.9], p[business][0.5], p[business][0.9])
+
+
+def first_response_time(f: ReportFilter) -> Times:
+    return _times(f.facts("first_responded_at"), "first_response_minutes", "first_response_business_minutes")
+
+
+def resolution_time(f: ReportFilter) -> Times:
+    return _times(
+        f.facts("resolved_at").filter(not_an_issue=False), "resolution_minutes", "resolution_business_minutes"
+    )
+
+
+@dataclass
+class Compliance:
+    label: str
+    closed: int
+    first_response_met: int
+    first_response_measured: int
+    resolution_met: int
+    resolution_measured: int
+
+    @property
+    def first_response_pct(self) -> float | None:
+        return pct(self.first_response_met, self.first_response_measured)
+
+    @property
+    def resolution_pct(self) -> float | None:
+        return pct(self.resolution_met, self.resolution_measured)
+
+
+COMPLIANCE_COUNTS = {
+    "closed": Count("pk"),
+    "first_response_met": Count("pk", filter=Q(sla_first_response_met=True)),
+    "first_response_measured": Count("pk", filter=Q(sla_first_response_met__isnull=False)),
+    "resolution_met": Count("pk", filter=Q(sla_resolution_met=True)),
+    "resolution_measured": Count("pk", filter=Q(sla_resolution_met__isnull=False)),
+}
+
+
+def sla_compliance(f: ReportFilter) -> Compliance:
+    return Compliance("All", **f.facts("closed_at").aggregate(**COMPLIANCE_COUNTS))
+
+
+def sla_compliance_by_priority(f: ReportFilter) -> list[Compliance]:
+    rows = f.facts("closed_at").order_by().values("priority").annotate(**COMPLIANCE_COUNTS)
+    found = {r.pop("priority"): r for r in rows}
+    return [Compliance(Priority(p).label, **found[p]) for p in sorted(found)]
+
+
+def sla_compliance_by_team(f: ReportFilter) -> list[Compliance]:
+    rows = f.facts("closed_at").order_by().values("team_id").annotate(**COMPLIANCE_COUNTS)
+    found = {r.pop("team_id"): r for r in rows}
+    names = dict(Team.objects.filter(pk__in=found).values_list("pk", "name"))
+    return sorted(
+        (Compliance(names.get(pk, f"team {pk}"), **counts) for pk, counts in found.items()),
+        key=lambda c: c.label,
+    )
+
+
+@dataclass
+class Share:
+    """``part`` of ``whole`` as a percentage."""
+
+    part: int
+    whole: int
+
+    @property
+    def pct(self) -> float | None:
+        return pct(self.part, self.whole)
+
+
+def first_contact_resolution(f: ReportFilter) -> Share:
+    row = (
+        f.facts("resolved_at")
+        .filter(not_an_issue=False)
+        .aggregate(whole=Count("pk"), part=Count("pk", filter=Q(interactions__lte=1, reopened=False)))
+    )
+    return Share(row["part"], row["whole"])
+
+
+def reopen_rate(f: ReportFilter) -> Share:
+    row = (
+        f.facts("created_at")
+        .filter(Q(resolved_at__isnull=False) | Q(reopened=True), not_an_issue=False)
+        .aggregate(whole=Count("pk"), part=Count("pk", filter=Q(reopened=True)))
+    )
+    return Share(row["part"], row["whole"])
+
+
+@dataclass
+class Average:
+    total: int
+    count: int
+
+    @property
+    def value(self) -> float | None:
+        return round(self.total / self.count, 2) if self.count else None
+
+
+def interactions_per_ticket(f: ReportFilter) -> Average:
+    row = f.facts("created_at").aggregate(total=Sum("interactions"), count=Count("pk"))
+    return Average(row["total"] or 0, row["count"])
+
+
+# (label, lower bound, upper bound) of each backlog age bucket.
+AGE_BUCKETS = (
+    ("under 4 h", None, timedelta(hours=4)),
+    ("4–24 h", timedelta(hours=4), timedelta(hours=24)),
+    ("1–3 days", timedelta(days=1), timedelta(days=3)),
+    ("3–7 days", timedelta(days=3), timedelta(days=7)),
+    ("over 7 days", timedelta(days=7), None),
+)
+
+
+def backlog(f: ReportFilter, now: datetime | None = None) -> list[tuple[str, int]]:
+    """Unresolved tickets by age, now (from the tickets themselves: the queue's partial index serves it)."""
+    now = now or timezone.now()
+    counts = {}
+    for i, (_, low, high) in enumerate(AGE_BUCKETS):
+        q = Q()
+        if low is not None:
+            q &= Q(created_at__lte=now - low)
+        if high is not None:
+            q &= Q(created_at__gt=now - high)
+        counts[f"b{i}"] = Count("pk", filter=q)
+    row = f.scope(Ticket.objects.filter(status__in=QUEUE_ACTIVE_STATUSES)).aggregate(**counts)
+    return [(label, row[f"b{i}"]) for i, (label, _, _) in enumerate(AGE_BUCKETS)]
+
+
+def volume_by_channel(f: ReportFilter) -> list[tuple[str, int]]:
+    rows = dict(
+        f.facts("created_at").order_by().values("channel").annotate(n=Count("pk")).values_list("channel", "n")
+    )
+    return [(label, rows[value]) for value, label in Channel.choices if value in rows]
+
+
+def volume_by_hour(f: ReportFilter) -> list[tuple[int, int]]:
+    """Tickets created in the period by hour of the day (0–23) in the server's time zone."""
+    rows = dict(
+        f.facts("created_at")
+        .annotate(hour=ExtractHour("created_at", tzinfo=timezone.get_current_timezone()))
+        .order_by()
+        .values("hour")
+        .annotate(n=Count("pk"))
+        .values_list("hour", "n")
+    )
+    return [(hour, rows.get(hour, 0)) for hour in range(24)]
+
+
+def volume_by_day(f: ReportFilter) -> list[tuple[object, int, int]]:
+    """(day, created, resolved) for each day of the period, in the server's time zone."""
+    zone = timezone.get_current_timezone()
+
+    def per_day(moment: str) -> dict:
+        qs = f.facts(moment)
+        if moment == "resolved_at":
+            qs = qs.filter(not_an_issue=False)
+        return dict(
+            qs.annotate(day=TruncDate(moment, tzinfo=zone))
+            .order_by()
+            .values("day")
+            .annotate(n=Count("pk"))
+            .values_list("day", "n")
+        )
+
+    created, resolved = per_day("created_at"), per_day("resolved_at")
+    first = timezone.localtime(f.start, zone).date()
+    last = timezone.localtime(f.end - timedelta(microseconds=1), zone).date()
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    return [(day, created.get(day, 0), resolved.get(day, 0)) for day in days]
+
+
+@dataclass
+class AgentLine:
+    agent_id: int
+    name: str
+    load: int
+    limit: int
+    handled: int
+
+
+def agent_load(f: ReportFilter) -> list[AgentLine]:
+    """Each agent of the teams in scope (and anyone who handled a ticket in scope): load now, handled in
+    the period. Three queries."""
+    active = dict(
+        f.scope(Ticket.objects.filter(status__in=ACTIVE_STATUSES, assignee__isnull=False))
+        .order_by()
+        .values("assignee_id")
+        .annotate(n=Count("pk"))
+        .values_list("assignee_id", "n")
+    )
+    handled = dict(
+        f.facts("resolved_at")
+        .filter(not_an_issue=False, assignee__isnull=False)
+        .order_by()
+        .values("assignee_id")
+        .annotate(n=Count("pk"))
+        .values_list("assignee_id", "n")
+    )
+    agents = Agent.objects.filter(role__in=[Agent.Role.FRONT_OFFICE, Agent.Role.BACK_OFFICE])
+    if f.team_ids is not None:
+        agents = agents.filter(teams__in=f.team_ids)
+    agents = Agent.objects.filter(Q(pk__in=agents.values("pk")) | Q(pk__in=set(active) | set(handled)))
+    lines = [
+        AgentLine(a.pk, str(a), active.get(a.pk, 0), a.max_active_assignments, handled.get(a.pk, 0))
+        for a in agents.select_related("user").order_by("user__username")
+    ]
+    return sorted(lines, key=lambda line: (-line.handled, -line.load, line.name))

@@ -1,0 +1,144 @@
+"""The roll-up: ``TicketFact`` rows brought up to date with the tickets that changed since the last run.
+
+Run every minute by the django-q2 schedule ``reporting.tasks.refresh_facts`` (``helpdesk/schedules.py``) and
+by hand with ``manage.py refresh_reports [--full]``. Reads tickets, cases and calendars; writes only
+reporting's own rows. Safe to run twice or concurrently: each row is recomputed from its ticket and upserted.
+
+Which tickets changed: every change to a ticket bumps its ``updated_at`` (transitions, edits, intake linking
+an interaction, relinks and merges), so the tickets updated since the newest fact's ``source_updated_at``,
+less ``LAG`` for transactions that committed late, are the ones to recompute. Business time needs each
+team's calendar (``tickets.sla.working_minutes_between``): it is computed here, in Python, once per change,
+never while a report is being read.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import Count, Max, Q
+
+from tickets import sla
+from tickets.models import BusinessCalendar, Case, Team, Ticket
+from tickets.models.tickets import ResolutionType
+from tickets.services.sla import business_hours
+
+from .models import TicketFact
+
+# A transaction that updated a ticket before the last run but committed after it is still caught.
+LAG = timedelta(minutes=2)
+BATCH = 2000
+NOT_AN_ISSUE = (ResolutionType.SPAM, ResolutionType.DUPLICATE)
+
+FIELDS = (
+    "pk",
+    "team_id",
+    "assignee_id",
+    "channel",
+    "priority",
+    "status",
+    "created_at",
+    "first_responded_at",
+    "resolved_at",
+    "closed_at",
+    "sla_paused_minutes",
+    "sla_first_response_met",
+    "sla_resolution_met",
+    "reopen_count",
+    "resolution_type",
+    "updated_at",
+)
+
+
+def _minutes(start, end) -> float | None:
+    return None if end is None else max(0.0, (end - start).total_seconds() / 60)
+
+
+def _team_hours() -> dict[int, sla.BusinessHours | None]:
+    calendars = {c.pk: c for c in BusinessCalendar.objects.all()}
+    return {
+        team_id: business_hours(calendars.get(calendar_id))
+        for team_id, calendar_id in Team.objects.values_list("pk", "calendar_id")
+    }
+
+
+def fact_for(row: dict, hours: sla.BusinessHours | None, interactions: int) -> TicketFact:
+    """One ticket's facts from its row (``FIELDS``), its team's business hours and its interaction count."""
+    created = row["created_at"]
+    responded, resolved = row["first_responded_at"], row["resolved_at"]
+    paused = row["sla_paused_minutes"] or 0
+    return TicketFact(
+        ticket_id=row["pk"],
+        team_id=row["team_id"],
+        assignee_id=row["assignee_id"],
+        channel=row["channel"],
+        priority=row["priority"],
+        status=row["status"],
+        created_at=created,
+        first_responded_at=responded,
+        resolved_at=resolved,
+        closed_at=row["closed_at"],
+        first_response_minutes=_minutes(created, responded),
+        # The first reply comes before any wait on the customer, so no paused time is taken off it.
+        first_response_business_minutes=(
+            None if responded is None else sla.working_minutes_between(created, responded, hours)
+        ),
+        resolution_minutes=_minutes(created, resolved),
+        resolution_business_minutes=(
+            None
+            if resolved is None
+            else max(0.0, sla.working_minutes_between(created, resolved, hours) - paused)
+        ),
+        sla_first_response_met=row["sla_first_response_met"],
+        sla_resolution_met=row["sla_resolution_met"],
+        interactions=interactions,
+        reopened=row["reopen_count"] > 0,
+        not_an_issue=row["resolution_type"] in NOT_AN_ISSUE,
+        source_updated_at=row["updated_at"],
+    )
+
+
+UPDATE_FIELDS = [f.name for f in TicketFact._meta.concrete_fields if not f.primary_key]
+
+
+def refresh_ticket_facts(*, full: bool = False, batch_size: int = BATCH) -> int:
+    """Recompute the facts of the tickets changed since the last run (every ticket with ``full``).
+
+    Returns the number of tickets recomputed. Batches of ``batch_size`` in the order of ``updated_at``, each
+    its own transaction, so a long first run makes progress that the next run keeps.
+    """
+    since = None
+    if not full:
+        newest = TicketFact.objects.aggregate(newest=Max("source_updated_at"))["newest"]
+        since = newest - LAG if newest else None
+    hours = _team_hours()
+    tickets = Ticket.objects.order_by("updated_at", "pk")
+    if since is not None:
+        tickets = tickets.filter(updated_at__gte=since)
+    done, after = 0, None
+    while True:
+        page = tickets
+        if after is not None:
+            page = page.filter(Q(updated_at__gt=after[0]) | Q(updated_at=after[0], pk__gt=after[1]))
+        rows = list(page.values(*FIELDS)[:batch_size])
+        if not rows:
+            break
+        ids = [r["pk"] for r in rows]
+        counts = dict(
+            Case.objects.filter(ticket_id__in=ids)
+            .order_by()
+            .values("ticket_id")
+            .annotate(n=Count("pk"))
+            .values_list("ticket_id", "n")
+        )
+        facts = [fact_for(r, hours.get(r["team_id"]), counts.get(r["pk"], 0)) for r in rows]
+        with transaction.atomic():
+            TicketFact.objects.bulk_create(
+                facts, update_conflicts=True, unique_fields=["ticket"], update_fields=UPDATE_FIELDS
+            )
+        done += len(rows)
+        after = (rows[-1]["updated_at"], rows[-1]["pk"])
+    if full:
+        # Tickets deleted since (reporting keeps no constraint towards them).
+        TicketFact.objects.exclude(ticket_id__in=Ticket.objects.values("pk")).delete()
+    return done

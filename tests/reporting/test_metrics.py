@@ -1,0 +1,178 @@
+"""Each metric on the hand-built week of ``conftest.week``: the expected numbers are worked out here."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from reporting import metrics
+from reporting.metrics import ReportFilter
+from reporting.models import TicketFact
+from reporting.rollup import refresh_ticket_facts
+from tests.factories import TeamFactory, TicketFactory
+from tests.reporting.conftest import END, NOW, START, at
+from tickets.models import BusinessCalendar, TicketEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def test_first_response_time_median_and_p90(week, period):
+    # First replies in the period: T1 10, T4 20, T2 30, T3 60 minutes (T6's was in February).
+    # Median: position (4 − 1) × 0.5 = 1.5 → 20 + 0.5 × (30 − 20) = 25.
+    # p90: position 2.7 → 30 + 0.7 × (60 − 30) = 51. A 24/7 team: business time is the same.
+    times = metrics.first_response_time(period)
+    assert times.n == 4
+    assert times.calendar_median == pytest.approx(25)
+    assert times.calendar_p90 == pytest.approx(51)
+    assert times.business_median == pytest.approx(25)
+    assert times.business_p90 == pytest.approx(51)
+
+
+def test_resolution_time_leaves_out_spam(week, period):
+    # Resolved in the period: T1 60, T2 240, T3 1440 (T5 is spam). Median 240; p90: position 1.8 →
+    # 240 + 0.8 × (1440 − 240) = 1200.
+    times = metrics.resolution_time(period)
+    assert times.n == 3
+    assert times.calendar_median == pytest.approx(240)
+    assert times.calendar_p90 == pytest.approx(1200)
+
+
+def test_sla_compliance_overall_by_priority_and_by_team(week, period, front_office):
+    # Closed in the period: T1 (met, met), T2 (met, missed), T3 (missed, missed), T5 (spam: no verdict).
+    sla = metrics.sla_compliance(period)
+    assert (sla.closed, sla.first_response_met, sla.first_response_measured) == (4, 2, 3)
+    assert (sla.resolution_met, sla.resolution_measured) == (1, 3)
+    assert sla.first_response_pct == 66.7 and sla.resolution_pct == 33.3
+
+    by_priority = {c.label: c for c in metrics.sla_compliance_by_priority(period)}
+    assert list(by_priority) == ["P1 critical", "P2 high", "P3 medium"]
+    p1, p2, p3 = by_priority.values()
+    assert (p1.first_response_pct, p1.resolution_pct) == (50.0, 50.0)  # T1 met both, T3 neither
+    assert (p2.first_response_pct, p2.resolution_pct) == (100.0, 0.0)  # T2
+    assert (p3.closed, p3.first_response_pct, p3.resolution_pct) == (1, None, None)  # T5, spam
+
+    (team,) = metrics.sla_compliance_by_team(period)
+    assert team.label == front_office.name and team.first_response_pct == 66.7
+
+
+def test_first_contact_resolution(week, period):
+    # Resolved in the period (spam left out): T1 (one interaction) counts; T2 had two interactions and
+    # T3 was reopened: 1 of 3.
+    fcr = metrics.first_contact_resolution(period)
+    assert (fcr.part, fcr.whole, fcr.pct) == (1, 3, 33.3)
+
+
+def test_reopen_rate(week, period):
+    # Created in the period and resolved at least once (spam left out): T1, T2, T3; T3 was reopened.
+    reopen = metrics.reopen_rate(period)
+    assert (reopen.part, reopen.whole, reopen.pct) == (1, 3, 33.3)
+
+
+def test_interactions_per_ticket(week, period):
+    # Created in the period: T1 1, T2 2, T3 1, T4 1, T5 1, T7 1 → 7 interactions over 6 tickets.
+    avg = metrics.interactions_per_ticket(period)
+    assert (avg.total, avg.count, avg.value) == (7, 6, 1.17)
+
+
+def test_backlog_by_age_now(week, period):
+    # Unresolved on Thursday noon: T7 (new, 2 h old) and T4 (open, 26 h old). T6 and the closed ones are not.
+    assert metrics.backlog(period, now=NOW) == [
+        ("under 4 h", 1),
+        ("4–24 h", 0),
+        ("1–3 days", 1),
+        ("3–7 days", 0),
+        ("over 7 days", 0),
+    ]
+
+
+def test_volume_by_channel_hour_and_day(week, period):
+    # In the order of the channel list: T2; T1, T3, T5; T4; T7.
+    assert metrics.volume_by_channel(period) == [
+        ("Phone call", 1),
+        ("E-mail", 3),
+        ("WhatsApp", 1),
+        ("Web chat", 1),
+    ]
+    hours = dict(metrics.volume_by_hour(period))
+    assert len(hours) == 24
+    assert {h: n for h, n in hours.items() if n} == {8: 1, 9: 2, 10: 2, 12: 1}
+    days = metrics.volume_by_day(period)
+    assert [(d.day, created, resolved) for d, created, resolved in days] == [
+        (2, 2, 2),  # Mon: T1, T2 created and resolved
+        (3, 1, 0),  # Tue: T3 created
+        (4, 1, 1),  # Wed: T4 created, T3 resolved
+        (5, 2, 0),  # Thu: T5 (spam: created, not counted as resolved), T7
+        (6, 0, 0),
+        (7, 0, 0),
+        (8, 0, 0),
+    ]
+
+
+def test_agent_load_and_handled(week, period, agent, other_agent):
+    # Load now: frank owns T4 (open). Handled in the period: frank T1 and T2, olga T3.
+    lines = {line.name: line for line in metrics.agent_load(period)}
+    frank, olga = lines[str(agent)], lines[str(other_agent)]
+    assert (frank.load, frank.limit, frank.handled) == (1, 5, 2)
+    assert (olga.load, olga.handled) == (0, 1)
+
+
+def test_channel_and_team_filters(week, period, back_office):
+    email = ReportFilter(start=START, end=END, team_ids=period.team_ids, channel="email")
+    assert metrics.resolution_time(email).n == 2  # T1, T3
+    assert metrics.interactions_per_ticket(email).count == 3  # T1, T3, T5
+    other_team = ReportFilter(start=START, end=END, team_ids=(back_office.pk,))
+    assert metrics.first_response_time(other_team).n == 0
+    assert metrics.sla_compliance(other_team).closed == 0
+    assert metrics.backlog(other_team, now=NOW)[0] == ("under 4 h", 0)
+
+
+def test_business_time_counts_opening_hours_less_pauses(db, agent):
+    # Monday to Friday 09:00–17:00 UTC. Created Friday 6 March 16:00, first reply Monday 9 March 10:00:
+    # calendar 66 h = 3,960 min; business Fri 16–17 + Mon 9–10 = 120 min. Resolved Monday 12:00 after 30
+    # business minutes paused on the customer: calendar 68 h = 4,080 min; business 60 + 180 − 30 = 210.
+    hours = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+    calendar = BusinessCalendar.objects.create(name="Office", timezone="UTC", weekly_hours=hours)
+    team = TeamFactory(slug="office", name="Office", calendar=calendar)
+    TicketFactory(
+        team=team,
+        status="resolved",
+        assignee=agent,
+        created_at=at(6, 16),
+        updated_at=at(9, 12),
+        first_responded_at=at(9, 10),
+        resolved_at=at(9, 12),
+        sla_paused_minutes=30,
+        resolution_type="fixed",
+    )
+    refresh_ticket_facts()
+    f = ReportFilter(start=START, end=datetime(2026, 3, 10, tzinfo=UTC), team_ids=(team.pk,))
+    first, resolution = metrics.first_response_time(f), metrics.resolution_time(f)
+    assert (first.calendar_median, first.business_median) == (pytest.approx(3960), pytest.approx(120))
+    assert (resolution.calendar_median, resolution.business_median) == (
+        pytest.approx(4080),
+        pytest.approx(210),
+    )
+
+
+def test_rollup_picks_up_changes_and_is_idempotent(week, period, agent):
+    t4 = week[4]
+    # T4 resolved later on: the next run sees the change through updated_at.
+    t4.status, t4.resolved_at, t4.updated_at = "resolved", at(5, 10), at(5, 10)
+    t4.resolution_type = "fixed"
+    t4.save()
+    assert refresh_ticket_facts() >= 1
+    assert TicketFact.objects.get(ticket=t4).resolution_minutes == pytest.approx(24 * 60)
+    assert metrics.resolution_time(period).n == 4
+    # Running it again changes nothing; a full run recomputes every ticket to the same rows.
+    before = list(TicketFact.objects.order_by("pk").values())
+    refresh_ticket_facts()
+    refresh_ticket_facts(full=True)
+    assert list(TicketFact.objects.order_by("pk").values()) == before
+
+
+def test_reporting_never_writes_tickets(week, period, django_assert_max_num_queries):
+    events = TicketEvent.objects.count()
+    with django_assert_max_num_queries(40) as ctx:
+        refresh_ticket_facts(full=True)
+    writes = [q["sql"] for q in ctx.captured_queries if q["sql"].split()[0] in ("INSERT", "UPDATE", "DELETE")]
+    assert writes and all("reporting_ticketfact" in sql for sql in writes)
+    assert TicketEvent.objects.count() == events
