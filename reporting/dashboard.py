@@ -32,7 +32,7 @@ class Dashboard:
     by_hour: list[tuple[int, int]]
     by_day: list[tuple[object, int, int]]
     agents: list[metrics.AgentLine]
-    csat: object | None
+    csat: metrics.Csat
     charts: dict[str, BarChart | LineChart]
 
     @property
@@ -51,7 +51,7 @@ def dashboard(f: ReportFilter, now: datetime | None = None) -> Dashboard:
     by_hour = metrics.volume_by_hour(f)
     backlog = metrics.backlog(f, now)
     agents = metrics.agent_load(f)
-    csat = None
+    csat = metrics.csat(f)
     charts = {
         "days": line_chart(
             "Tickets created and resolved per day",

@@ -88,6 +88,9 @@ def summary(f: ReportFilter) -> Iterator[list]:
         formulas["first_contact_resolution"].formula,
     ]
     yield ["reopen_rate", "%", _num(reopen.pct), reopen.whole, formulas["reopen_rate"].formula]
+    csat = metrics.csat(f)
+    yield ["csat", "satisfied %", _num(csat.satisfied_pct), csat.answered, formulas["csat"].formula]
+    yield ["csat", "response rate %", _num(csat.response_pct), csat.sent, formulas["csat"].formula]
     avg = metrics.interactions_per_ticket(f)
     yield [
         "interactions_per_ticket",

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from tickets.channels import Channel
 from tickets.lifecycle import ACTIVE_STATUSES
-from tickets.models import Agent, Team, Ticket
+from tickets.models import Agent, CsatSurvey, Team, Ticket
 from tickets.models.tickets import QUEUE_ACTIVE_STATUSES, Priority
 
 from .models import TicketFact
@@ -104,8 +104,9 @@ METRICS = {
             "csat",
             "CSAT",
             "CSAT % = surveys answered in the period with a rating of 4 or 5 (of 5) ÷ surveys answered in the "
-            "period × 100. Response rate = surveys sent in the period that were answered ÷ surveys sent in the "
-            "period × 100.",
+            "period × 100. Response rate = surveys sent in the period that have been answered ÷ surveys sent in "
+            "the period × 100. A survey counts for the team and agent of its ticket at closure and for the "
+            "channel it was sent on.",
         ),
     )
 }
@@ -379,6 +380,37 @@ def volume_by_day(f: ReportFilter) -> list[tuple[object, int, int]]:
     last = timezone.localtime(f.end - timedelta(microseconds=1), zone).date()
     days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
     return [(day, created.get(day, 0), resolved.get(day, 0)) for day in days]
+
+
+@dataclass
+class Csat:
+    answered: int
+    satisfied: int  # rated 4 or 5
+    sent: int
+    sent_answered: int
+
+    @property
+    def satisfied_pct(self) -> float | None:
+        return pct(self.satisfied, self.answered)
+
+    @property
+    def response_pct(self) -> float | None:
+        return pct(self.sent_answered, self.sent)
+
+
+SATISFIED = (4, 5)
+
+
+def csat(f: ReportFilter) -> Csat:
+    """Two aggregates over the surveys: answered in the period (by ``answered_at``), sent in it (``sent_at``)."""
+    surveys = f.scope(CsatSurvey.objects.all())
+    answered = surveys.filter(
+        answered_at__gte=f.start, answered_at__lt=f.end, rating__isnull=False
+    ).aggregate(answered=Count("pk"), satisfied=Count("pk", filter=Q(rating__in=SATISFIED)))
+    sent = surveys.filter(sent_at__gte=f.start, sent_at__lt=f.end).aggregate(
+        sent=Count("pk"), sent_answered=Count("pk", filter=Q(answered_at__isnull=False))
+    )
+    return Csat(**answered, **sent)
 
 
 @dataclass

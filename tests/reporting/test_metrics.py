@@ -10,7 +10,7 @@ from reporting.models import TicketFact
 from reporting.rollup import refresh_ticket_facts
 from tests.factories import TeamFactory, TicketFactory
 from tests.reporting.conftest import END, NOW, START, at
-from tickets.models import BusinessCalendar, TicketEvent
+from tickets.models import BusinessCalendar, CsatSurvey, TicketEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -176,3 +176,32 @@ def test_reporting_never_writes_tickets(week, period, django_assert_max_num_quer
     writes = [q["sql"] for q in ctx.captured_queries if q["sql"].split()[0] in ("INSERT", "UPDATE", "DELETE")]
     assert writes and all("reporting_ticketfact" in sql for sql in writes)
     assert TicketEvent.objects.count() == events
+
+
+def survey(ticket, *, sent, answered=None, rating=None, team=None):
+    return CsatSurvey.objects.create(
+        ticket=ticket,
+        team=team or ticket.team,
+        channel="email",
+        state="answered" if answered else "sent",
+        scheduled_for=sent,
+        created_at=sent,
+        sent_at=sent,
+        answered_at=answered,
+        rating=rating,
+    )
+
+
+def test_csat_and_response_rate(week, period, back_office):
+    survey(week[1], sent=at(2, 12), answered=at(2, 13), rating=5)
+    survey(week[2], sent=at(2, 15), answered=at(3, 9), rating=2)
+    survey(week[3], sent=at(4, 14))  # never answered
+    # Sent in February, answered in the period: counts for CSAT, not for the period's response rate.
+    survey(week[6], sent=datetime(2026, 2, 20, 11, tzinfo=UTC), answered=at(2, 10), rating=3)
+    # Another team's survey: out of scope.
+    survey(week[4], sent=at(4, 12), answered=at(4, 13), rating=5, team=back_office)
+    # Answered in the period: ratings 5, 2, 3 → one of three is 4–5: 33.3 %.
+    # Sent in the period: three, two of them answered: 66.7 %.
+    result = metrics.csat(period)
+    assert (result.satisfied, result.answered, result.satisfied_pct) == (1, 3, 33.3)
+    assert (result.sent_answered, result.sent, result.response_pct) == (2, 3, 66.7)
