@@ -10,6 +10,7 @@ NAV = [
     ("desk:queue", "Queue", {"front_office", "back_office", "supervisor", "admin"}, "q"),
     ("desk:board", "Board", {"supervisor", "admin"}, "b"),
     ("desk:log_call", "Log a call", {"front_office", "supervisor"}, "l"),
+    ("desk:kb", "Knowledge base", {"front_office", "back_office", "supervisor", "admin"}, "k"),
     ("reporting:dashboard", "Reports", {"supervisor", "admin"}, ""),
 ]
 

@@ -29,6 +29,7 @@ from tickets.lifecycle import ACTIVE_STATUSES
 from tickets.models import (
     Acknowledgement,
     Agent,
+    Article,
     BusinessCalendar,
     CannedResponse,
     Case,
@@ -309,6 +310,24 @@ class CannedResponseAdmin(admin.ModelAdmin):
     list_filter = ["active", "team"]
     list_select_related = ["team"]
     search_fields = ["title", "body"]
+
+
+@admin.register(Article)
+class ArticleAdmin(admin.ModelAdmin):
+    """Knowledge-base articles (agents write them in the workspace: ``/kb/``). The body is plain text."""
+
+    list_display = ["title", "category", "published", "author", "source_ticket", "updated_at"]
+    list_filter = ["published", "category"]
+    list_select_related = ["category", "author__user", "source_ticket"]
+    search_fields = ["title", "body"]
+    autocomplete_fields = ["tags"]
+    raw_id_fields = ["source_ticket", "author"]
+    readonly_fields = ["created_at", "updated_at", "updated_by"]
+    show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        obj.updated_by = request.user
+        super().save_model(request, obj, form, change)
 
 
 @admin.register(Acknowledgement)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from tickets import lifecycle
-from tickets.models import Agent, Ticket
+from tickets.models import Agent, Article, Ticket
 
 
 def agent_of(user) -> Agent | None:
@@ -60,6 +60,49 @@ def visible_tickets(user) -> QuerySet[Ticket]:
     if agent is None:
         return Ticket.objects.none()
     return Ticket.objects.filter(Q(team__in=team_ids(agent)) | Q(assignee=agent))
+
+
+# The knowledge base (issue 7): every agent writes articles and reads the published ones; a draft is its
+# author's until a supervisor or an admin publishes it; published articles are edited by them only.
+ARTICLE_SOURCE_STATUSES = frozenset({lifecycle.Status.RESOLVED, lifecycle.Status.CLOSED})
+# Tickets closed as these have no resolution worth an article.
+NO_ARTICLE_RESOLUTIONS = frozenset({"spam", "duplicate"})
+
+
+def may_write_articles(user) -> bool:
+    return is_admin(user) or agent_of(user) is not None
+
+
+def may_publish_articles(user) -> bool:
+    agent = agent_of(user)
+    return is_admin(user) or (agent is not None and agent.role == Agent.Role.SUPERVISOR)
+
+
+def visible_articles(user) -> QuerySet[Article]:
+    """Articles a user may read: published ones and their own drafts; reviewers (supervisors, admins) all."""
+    if may_publish_articles(user):
+        return Article.objects.all()
+    agent = agent_of(user)
+    if agent is None:
+        return Article.objects.none()
+    return Article.objects.filter(Q(published=True) | Q(author=agent))
+
+
+def may_edit_article(user, article: Article) -> bool:
+    if may_publish_articles(user):
+        return True
+    agent = agent_of(user)
+    return agent is not None and article.author_id == agent.pk and not article.published
+
+
+def may_write_article_from(user, ticket: Ticket) -> bool:
+    """A resolved or closed ticket (not spam, not a duplicate) that the user may see."""
+    return (
+        ticket.status in ARTICLE_SOURCE_STATUSES
+        and ticket.resolution_type not in NO_ARTICLE_RESOLUTIONS
+        and may_write_articles(user)
+        and can_view(user, ticket)
+    )
 
 
 def can_view(user, ticket: Ticket) -> bool:
