@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from tickets.admin_audit import AuditedAdminMixin  # also registers the audit log's admin
 from tickets.channels import AddressKind, Channel
 from tickets.errors import HelpdeskError
 from tickets.lifecycle import ACTIVE_STATUSES
@@ -410,7 +411,7 @@ class CustomerImportForm(forms.Form):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(AuditedAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/tickets/customer/change_list.html"
     list_display = ["unique_id", "name", "tier", "created_at"]
     list_filter = ["tier"]
@@ -473,7 +474,7 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(CustomerIdentity)
-class CustomerIdentityAdmin(admin.ModelAdmin):
+class CustomerIdentityAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = IdentityForm
     list_display = ["address", "channel", "customer", "display_name", "created_at"]
     list_filter = ["channel"]
@@ -484,7 +485,7 @@ class CustomerIdentityAdmin(admin.ModelAdmin):
 
 
 @admin.register(Reference)
-class ReferenceAdmin(admin.ModelAdmin):
+class ReferenceAdmin(AuditedAdminMixin, admin.ModelAdmin):
     form = ReferenceForm
     list_display = ["value", "kind", "customer", "created_at"]
     list_filter = ["kind"]
@@ -551,7 +552,7 @@ TICKET_EDITABLE = ["subject", "category", "tags"]
 
 
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = [
         "number",
         "subject",

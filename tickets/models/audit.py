@@ -29,7 +29,10 @@ class AuditQuerySet(models.QuerySet):
     def delete(self):
         raise AppendOnlyError("Audit entries are append-only: they cannot be deleted.")
 
-    # bulk_update() goes through update(); _raw_delete() is what the deletion collector uses for fast deletes.
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AppendOnlyError("Audit entries are append-only: they cannot be updated.")
+
+    # What the deletion collector uses for fast deletes.
     def _raw_delete(self, using):
         raise AppendOnlyError("Audit entries are append-only: they cannot be deleted.")
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.utils import timezone
 
 from tickets.models import Ticket, TicketEvent
+from tickets.services import audit
 
 
 def record_event(
@@ -16,8 +17,9 @@ def record_event(
     data: dict | None = None,
     at=None,
 ) -> TicketEvent:
-    """Append one entry to the ticket's history (``actor`` None is the system)."""
-    return TicketEvent.objects.create(
+    """Append one entry to the ticket's history (``actor`` None is the system); a person's change is also
+    recorded in the audit trail, pointing at this entry."""
+    event = TicketEvent.objects.create(
         ticket=ticket,
         actor=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
         kind=kind,
@@ -27,3 +29,5 @@ def record_event(
         data=data or {},
         created_at=at or timezone.now(),
     )
+    audit.record_change(event)
+    return event

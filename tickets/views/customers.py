@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.urls import path
 
 from tickets.selectors.customers import customer_for, customer_page
+from tickets.services import audit
 from tickets.views.base import agent_required
 
 
@@ -17,6 +18,7 @@ def customer(request, unique_id: str):
     if found is None:
         # Unknown, or nobody the agent may look at: the same answer, so the page leaks no unique IDs.
         raise Http404("No such customer.")
+    audit.record_view(actor=request.user, customer=found)
     return render(request, "tickets/customers/page.html", {"page": customer_page(request.user, found)})
 
 

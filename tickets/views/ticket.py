@@ -36,7 +36,7 @@ from tickets.lifecycle import Status
 from tickets.models import Attachment, CannedResponse, Case, Ticket
 from tickets.permissions import relations, team_ids
 from tickets.selectors import workspace as ws_selectors
-from tickets.services import editing, transitions
+from tickets.services import audit, editing, transitions
 from tickets.services.canned import canned_responses_for, fill_canned
 from tickets.services.replies import add_note
 from tickets.views.base import agent_required
@@ -212,6 +212,7 @@ def ticket_page(request, pk: int):
             )
         except HelpdeskError:
             ticket = _ticket(request, pk)  # someone moved it meanwhile: show it as it is
+    audit.record_view(actor=request.user, ticket=ticket)
     return _page(request, ticket)
 
 
