@@ -56,7 +56,11 @@ class QueueFilter(django_filters.FilterSet):
         choices=SlaState.choices, field_name="sla_state", empty_label="Any SLA state", label="SLA"
     )
     tag = django_filters.ModelChoiceFilter(
-        queryset=Tag.objects.all(), to_field_name="name", method="filter_tag", empty_label="Any tag"
+        queryset=Tag.objects.all(),
+        to_field_name="name",
+        method="filter_tag",
+        empty_label="Any tag",
+        label="Tag",  # tickets have no field "tag" to name it after (django-filter says "[invalid name]")
     )
     assignee = django_filters.ChoiceFilter(
         choices=[], method="filter_assignee", empty_label="Anyone", label="Assignee"

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.factories import AgentFactory, CustomerFactory, TicketFactory
+from tests.factories import AgentFactory, CustomerFactory, TicketFactory, UserFactory
 from tickets.lifecycle import Status
 from tickets.models import Agent, Tag, Ticket, TicketEvent
 from tickets.models.tickets import ResolutionType
@@ -71,6 +71,20 @@ def test_default_is_my_teams_active_tickets(client, agent, front_office, back_of
     expected = {mine[s].pk for s in (Status.NEW, Status.ASSIGNED, Status.OPEN, Status.PENDING)}
     assert set(shown(response)) == expected
     assert "4 tickets" in response.content.decode()
+
+
+def test_every_filter_has_its_label_and_agents_take_next_from_the_queue(client, back_agent, back_office):
+    queued = TicketFactory(team=back_office)
+    client.force_login(back_agent.user)
+    html = client.get(QUEUE).content.decode()
+    for label in ("Search", "Team", "Status", "Priority", "Source channel", "SLA", "Tag", "Assignee"):
+        assert f">{label}</label>" in html
+    assert "[invalid name]" not in html
+    assert f'action="{reverse("desk:take_next")}"' in html  # the back office's start page is the queue
+    response = client.post(reverse("desk:take_next"))
+    assert response["Location"] == reverse("desk:ticket", args=[queued.pk])
+    client.force_login(UserFactory(username="root", is_superuser=True))
+    assert 'action="/my/take-next/"' not in client.get(QUEUE).content.decode()  # no agent, no work to take
 
 
 def test_other_teams_tickets_stay_invisible_whatever_the_filter(client, agent, back_office):
