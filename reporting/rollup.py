@@ -112,13 +112,16 @@ def refresh_ticket_facts(*, full: bool = False, batch_size: int = BATCH) -> int:
         newest = TicketFact.objects.aggregate(newest=Max("source_updated_at"))["newest"]
         since = newest - LAG if newest else None
     hours = _team_hours()
-    tickets = Ticket.objects.order_by("updated_at", "pk")
+    # A full run walks the tickets by primary key (its index); an incremental one by last update.
+    tickets = Ticket.objects.order_by("pk") if full else Ticket.objects.order_by("updated_at", "pk")
     if since is not None:
         tickets = tickets.filter(updated_at__gte=since)
     done, after = 0, None
     while True:
         page = tickets
-        if after is not None:
+        if after is not None and full:
+            page = page.filter(pk__gt=after[1])
+        elif after is not None:
             page = page.filter(Q(updated_at__gt=after[0]) | Q(updated_at=after[0], pk__gt=after[1]))
         rows = list(page.values(*FIELDS)[:batch_size])
         if not rows:
