@@ -182,6 +182,10 @@ HELPDESK = {
     "MAX_MESSAGE_CHARS": env_int("HELPDESK_MAX_MESSAGE_CHARS", 200_000),
     # A webhook body larger than this is refused with 413 (e-mail with attachments is the big one).
     "MAX_WEBHOOK_BYTES": env_int("HELPDESK_MAX_WEBHOOK_BYTES", 25 * 1024 * 1024),
+    # /healthz (helpdesk/health.py): a schedule due this long ago means no django-q2 cluster is running its
+    # scheduler; an inbound event still unprocessed after this long means intake is behind.
+    "HEALTHZ_CLUSTER_STALE_MINUTES": env_int("HELPDESK_HEALTHZ_CLUSTER_STALE_MINUTES", 5),
+    "HEALTHZ_BACKLOG_MINUTES": env_int("HELPDESK_HEALTHZ_BACKLOG_MINUTES", 10),
     # The customer-facing pages (/support/): rate limits ("count/period", per client IP and per e-mail address,
     # django-ratelimit's notation: 5/10m is five per ten minutes), attachments, the chat's polling interval.
     "SUPPORT_CONTACT_RATE": os.environ.get("HELPDESK_SUPPORT_CONTACT_RATE", "5/10m"),
@@ -222,11 +226,28 @@ if os.environ.get("REDIS_URL"):
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "helpdesk"}}
 
+# LOG_FORMAT=json writes one JSON object per line (python-json-logger: time, level, logger, message and any
+# ``extra`` fields) for a log shipper; text (the default) is for people.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "text").strip().lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s %(process)d",
+            "datefmt": "%Y-%m-%dT%H:%M:%S%z",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "timestamp": False,
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
