@@ -3,6 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import demo_agent
 from tests.factories import AgentFactory
 from tickets.models import Agent
 
@@ -43,3 +44,26 @@ def test_log_in_presence_and_shortcut_help_work_under_the_csp(
 def test_a_wrong_password_is_explained(page, live_server, log_in, frank):
     log_in("frank", "wrong")
     expect(page.get_by_role("alert")).to_contain_text("correct username and password")
+
+
+@pytest.mark.parametrize(
+    ("role", "start", "heading"),
+    [
+        (Agent.Role.FRONT_OFFICE, "/my/", "My work"),
+        (Agent.Role.BACK_OFFICE, "/queue/", "Queue"),
+        (Agent.Role.SUPERVISOR, "/board/", "Supervisor board"),
+        (Agent.Role.ADMIN, "/admin/", "Site administration"),
+    ],
+)
+def test_each_role_logs_in_to_its_start_page(
+    page, live_server, log_in, front_office, console_errors, screenshot, role, start, heading
+):
+    agent = demo_agent("someone", "Someone", role, [front_office])
+    if role == Agent.Role.ADMIN:
+        agent.user.is_staff = agent.user.is_superuser = True
+        agent.user.save()
+    log_in("someone")
+    expect(page).to_have_url(f"{live_server.url}{start}")
+    expect(page.get_by_role("heading", name=heading, level=1)).to_be_visible()
+    screenshot("start-page")
+    assert console_errors == []
