@@ -45,6 +45,18 @@ SCHEDULES = [
         "minutes": 1,
     },
     {
+        "name": "auto-close: resolved tickets with no customer answer within HELPDESK_AUTO_CLOSE_HOURS",
+        "func": "tickets.tasks.auto_close",
+        "schedule_type": "I",
+        "minutes": 5,
+    },
+    {
+        "name": "rules: apply the triage rules ticked for the periodic sweep",
+        "func": "tickets.tasks.rules_sweep",
+        "schedule_type": "I",
+        "minutes": 5,
+    },
+    {
         "name": "reports: roll up the facts of the tickets changed since the last run",
         "func": "reporting.tasks.refresh_facts",
         "schedule_type": "I",

@@ -164,10 +164,13 @@ if os.environ.get("REDIS_URL"):
 
 # The help desk's own knobs (DOMAIN.md). Environment variables override the defaults.
 HELPDESK = {
-    # A closed ticket is reopened by a follow-up within this window; after it, a new linked ticket.
+    # A closed ticket is reopened by a follow-up within this window; after it, a new linked ticket. The default
+    # for teams without a reopen policy of their own (Team.reopen_policy).
     "REOPEN_WINDOW_HOURS": env_int("HELPDESK_REOPEN_WINDOW_HOURS", 72),
     # Rule 3: a message naming nothing joins the customer's only open ticket if updated this recently.
     "RECENT_TICKET_WINDOW_HOURS": env_int("HELPDESK_RECENT_TICKET_WINDOW_HOURS", 48),
+    # A resolved ticket with no customer answer for this long closes by itself (0 turns auto-close off).
+    "AUTO_CLOSE_HOURS": env_int("HELPDESK_AUTO_CLOSE_HOURS", 72),
     # Phone numbers without a country code are read in this region (E.164 normalisation).
     "DEFAULT_PHONE_REGION": os.environ.get("HELPDESK_DEFAULT_PHONE_REGION", "GB"),
     # The team a ticket starts in when no routing rule names one.

@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from tickets import admin_rules  # noqa: F401  (registers the triage rules and priority matrix)
 from tickets.admin_audit import AuditedAdminMixin  # also registers the audit log's admin
 from tickets.channels import AddressKind, Channel
 from tickets.errors import HelpdeskError
@@ -133,6 +134,8 @@ class TeamForm(forms.ModelForm):
             "overflow_after_minutes",
             "offline_policy",
             "calendar",
+            "reopen_policy",
+            "reopen_after_days",
         ]
 
     def clean_fallback_team(self):
@@ -279,7 +282,14 @@ class RoutingRuleAdmin(admin.ModelAdmin):
 
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "priority", "team", "first_response_minutes", "resolution_minutes"]
+    list_display = [
+        "__str__",
+        "priority",
+        "team",
+        "first_response_minutes",
+        "resolution_minutes",
+        "next_response_minutes",
+    ]
     list_filter = ["priority", "team"]
     list_select_related = ["team"]
 

@@ -19,12 +19,15 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tickets import lifecycle, sla
+from tickets import lifecycle
 from tickets.channels import SESSIONLESS_CHANNELS, Channel
 from tickets.errors import IntakeError
 from tickets.lifecycle import Status
 from tickets.models import Case, CustomerConflict, Interaction, Message, Ticket
-from tickets.services import linking, transitions
+from tickets.models.tickets import Level
+from tickets.services import linking, rules, transitions
+from tickets.services import priority as priorities
+from tickets.services import sla as sla_clocks
 from tickets.services.acknowledgements import acknowledge
 from tickets.services.attachments import store_attachment
 from tickets.services.customers import Sender, normalise_address, resolve_sender
@@ -249,8 +252,17 @@ def _receive(msg: InboundMessage) -> IntakeResult:
         )
 
     ticket = _customer_spoke(case.ticket, message, new_ticket=new_ticket, now=now)
+    # The triage rules (issue 6): priority, tags, category, team, spam, duplicates.
+    text = f"{msg.subject}\n{msg.text}"
     if new_ticket:
+        rules.ticket_created(ticket, text=text, channel=msg.channel)
+    else:
+        rules.customer_message(ticket, text=text, channel=msg.channel)
+    ticket = Ticket.objects.select_related("merged_into").get(pk=ticket.pk)
+    if new_ticket and ticket.status != Status.CLOSED:  # not when a rule closed it as spam or merged it
         acknowledge(ticket=ticket, interaction=interaction, automated=bool(msg.meta.get("auto_reply")))
+    if ticket.merged_into_id:  # merged by a rule: the message now lives on the original
+        ticket = ticket.merged_into
     return IntakeResult(
         message=message.pk,
         duplicate=False,
@@ -299,7 +311,9 @@ def _new_ticket(msg: InboundMessage, sender: Sender, now: datetime, decision: li
         text=f"{msg.subject}\n{msg.text}",
     )
     customer = sender.customer
-    priority = sla.priority_for(2, 2, customer.tier)
+    # The matrix's priority for a ticket nobody has assessed yet; the "created" rules raise it (a premium
+    # customer's ticket is high priority from the first moment), before routing hands it out.
+    priority = priorities.from_matrix(Level.MEDIUM, Level.MEDIUM)
     subject = (
         msg.subject or msg.text or f"{Channel(msg.channel).label} from {sender.identity.address}"
     ).strip()
@@ -329,9 +343,7 @@ def _new_ticket(msg: InboundMessage, sender: Sender, now: datetime, decision: li
             "team": team.name,
             "team_rule": team_why,
             "priority": f"P{priority}",
-            "priority_rule": f"{customer.get_tier_display()} customer"
-            if priority < 3
-            else "impact × urgency",
+            "priority_rule": "impact × urgency",
             **({"follows": decision.follows.number} if decision.follows else {}),
         },
         at=now,
@@ -352,7 +364,11 @@ def _customer_spoke(ticket: Ticket, message: Message, *, new_ticket: bool, now: 
                 actor=None,
                 reason=f"The customer wrote again ({message.get_channel_display()})",
             )
-    Ticket.objects.filter(pk=ticket.pk).update(last_customer_message_at=now, updated_at=now)
+    # After the first response, the customer is owed an answer within the next-response target.
+    started = [] if new_ticket else sla_clocks.start_next_response(ticket, now=now)
+    Ticket.objects.filter(pk=ticket.pk).update(
+        last_customer_message_at=now, updated_at=now, **{f: getattr(ticket, f) for f in started}
+    )
     ticket.last_customer_message_at = ticket.updated_at = now
     return ticket
 

@@ -125,12 +125,12 @@ TRANSITIONS: dict[str, Transition] = {
         # The help desk takes a ticket back from its owner into the same team's queue: the owner went offline
         # and the team returns an offline agent's tickets (Team.offline_policy). Routed afresh from there.
         _t("unassign", WORKING, S.NEW, [SYSTEM], "Return to queue", needs=("reason",)),
-        # Triage folds a duplicate into another ticket.
+        # Triage folds a duplicate into another ticket: an agent, or a merge rule (the system).
         _t(
             "merge",
             [S.NEW, *WORKING, S.RESOLVED],
             S.CLOSED,
-            [OWNER, SUPERVISOR, TEAM],
+            [OWNER, SUPERVISOR, TEAM, SYSTEM],
             "Merge",
             needs=("ticket",),
         ),

@@ -44,6 +44,9 @@ TIER_PRIORITY_CAP = {"standard": 4, "premium": 2, "vip": 1}
 
 # Used when no SlaPolicy row exists for a priority: (first response, resolution) in minutes.
 DEFAULT_TARGETS = {1: (30, 4 * 60), 2: (60, 8 * 60), 3: (4 * 60, 24 * 60), 4: (8 * 60, 72 * 60)}
+# Used when the policy leaves the next-response target blank: minutes from a customer message (after the first
+# response) to the agent's answer.
+DEFAULT_NEXT_RESPONSE = {1: 60, 2: 2 * 60, 3: 8 * 60, 4: 24 * 60}
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A calendar with no opening at all would make every due time infinite: give up after this many days.

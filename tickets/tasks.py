@@ -1,7 +1,7 @@
 """django-q2 entry points: thin, take ids, call a service, safe to run twice."""
 
 from tickets.models import Team
-from tickets.services import escalation, routing
+from tickets.services import autoclose, escalation, routing, rules
 
 
 def distribute_team(team_id: int) -> int:
@@ -19,3 +19,11 @@ def overflow_queues() -> int:
 
 def sla_scan() -> dict[str, int]:
     return escalation.scan()
+
+
+def auto_close() -> int:
+    return autoclose.close_unanswered()
+
+
+def rules_sweep() -> int:
+    return rules.sweep()

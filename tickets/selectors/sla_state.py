@@ -36,10 +36,12 @@ class SlaState(models.TextChoices):
 # The CSS classes of helpdesk.css for each state.
 CSS_CLASS = {SlaState.BREACHED: "sla-breached", SlaState.AT_RISK: "sla-at-risk", SlaState.OK: "sla-ok"}
 
-# (due time, met when set, breach recorded) of each clock.
+# (due time, met when set, breach recorded, started) of each clock.
 CLOCKS = (
-    ("first_response_due", "first_responded_at", "first_response_breached_at"),
-    ("resolution_due", None, "resolution_breached_at"),
+    ("first_response_due", "first_responded_at", "first_response_breached_at", "created_at"),
+    ("resolution_due", None, "resolution_breached_at", "created_at"),
+    # Runs per unanswered customer message (its due time is cleared when answered), from that message.
+    ("next_response_due", None, "next_response_breached_at", "next_response_started_at"),
 )
 
 
@@ -60,13 +62,13 @@ def sla_state_expression(now: datetime | None = None):
     keep = 1 - sla.at_risk_share()
     running = Q(status__in=CLOCK_STATUSES, sla_paused_at__isnull=True)
     breached, at_risk = Q(sla_breached=True), Q()
-    for due, met, recorded in CLOCKS:
+    for due, met, recorded, started in CLOCKS:
         breached |= Q(**{f"{recorded}__isnull": False})
         clock = running & Q(**{f"{due}__isnull": False, f"{recorded}__isnull": True})
         if met:
             clock &= Q(**{f"{met}__isnull": True})
         left = ExpressionWrapper(F(due) - Value(now), output_field=DurationField())
-        window = ExpressionWrapper((F(due) - F("created_at")) * Value(keep), output_field=DurationField())
+        window = ExpressionWrapper((F(due) - F(started)) * Value(keep), output_field=DurationField())
         breached |= clock & Q(**{f"{due}__lte": now})
         at_risk |= clock & Q(LessThanOrEqual(left, window))
     return Case(

@@ -6,7 +6,7 @@ processes at once: a breach is recorded under the ticket's row lock only when no
 on a ticket once — an ``EscalationFiring`` row, unique per (ticket, rule), written under the same lock.
 
 Triggers: a target *at risk* (``tickets.sla.clock_state``, the definition the queue and board use), a target
-*breached* (recorded), a customer who *followed up* N times (interactions after the first), and *P1*.
+*breached* (recorded) — first response, resolution or next response — a customer who *followed up* N times (interactions after the first), and *P1*.
 Actions: escalate to the team's supervisors (the ``escalate`` transition, status kept), raise the priority
 by one (due times re-timed), escalate into another team's queue. Each firing is one event on the history.
 """
@@ -17,7 +17,7 @@ import logging
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from tickets.errors import HelpdeskError
@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 # Tickets rules may act on: not yet resolved (the clocks may be paused, the customer may follow up).
 UNRESOLVED = frozenset({Status.NEW, Status.ASSIGNED, Status.OPEN, Status.PENDING})
-TARGETS = ("first_response", "resolution")
+TARGETS = ("first_response", "resolution", "next_response")
 
 
 def _lock(pk: int) -> Ticket:
@@ -56,6 +56,10 @@ def record_breaches(now: datetime) -> int:
         first_response_breached_at__isnull=True,
         first_response_due__lt=now,
     ) | Q(resolution_breached_at__isnull=True, resolution_due__lt=now)
+    # The next-response clock runs once per unanswered customer message: its breach is per due time.
+    late |= Q(next_response_due__lt=now) & (
+        Q(next_response_breached_at__isnull=True) | Q(next_response_breached_at__lt=F("next_response_due"))
+    )
     ids = Ticket.objects.filter(running & late).values_list("pk", flat=True)
     return sum(record_breach(pk, now=now) for pk in ids)
 
@@ -94,7 +98,7 @@ def _why(rule: EscalationRule, ticket: Ticket, now: datetime) -> str:
         wanted = sla_clocks.sla.AT_RISK if rule.trigger == EscalationRule.Trigger.AT_RISK else None
         for target in _targets(rule):
             label = target.replace("_", " ")
-            if wanted and states[target] == wanted:
+            if wanted and states.get(target) == wanted:
                 return f"the {label} target is at risk"
             if not wanted and getattr(ticket, f"{target}_breached_at") is not None:
                 return f"the {label} target was breached"

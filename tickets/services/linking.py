@@ -5,8 +5,9 @@
 3. naming neither: the customer's only open ticket, if it was updated within the window;
 4. otherwise a new ticket.
 
-A closed ticket found by rule 1 or 2 is reopened within the reopen window; after it, a new ticket is
-opened and linked to the old one (``Ticket.follows``).
+A closed ticket found by rule 1 or 2 is reopened as its team's reopen policy says (freely, never, within N
+days of closure, or by default within ``HELPDESK_REOPEN_WINDOW_HOURS``); otherwise a new ticket is opened and
+linked to the old one (``Ticket.follows``).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 
 from tickets.lifecycle import Status
-from tickets.models import Case, Customer, Message, Reference, Ticket
+from tickets.models import Case, Customer, Message, Reference, Team, Ticket
 from tickets.models.tickets import NUMBER_PREFIX, format_number
 
 TICKET_NUMBER_RE = re.compile(rf"(?<![\w-]){re.escape(NUMBER_PREFIX)}(\d{{1,12}})(?![\w-])", re.IGNORECASE)
@@ -71,16 +72,31 @@ def _followed(ticket: Ticket) -> Ticket:
     return ticket
 
 
+def reopens(team: Team, closed_at: datetime | None, now: datetime) -> bool:
+    """Does a follow-up at ``now`` reopen a ticket of ``team`` closed at ``closed_at``? The team's reopen
+    policy: freely (always), never, within N days of closure, or by default within
+    ``HELPDESK["REOPEN_WINDOW_HOURS"]``. The window's last moment still reopens."""
+    policy = team.reopen_policy
+    if policy == Team.ReopenPolicy.FREELY:
+        return True
+    if policy == Team.ReopenPolicy.NEVER or closed_at is None:
+        return False
+    if policy == Team.ReopenPolicy.AFTER_DAYS and team.reopen_after_days is not None:
+        return now - closed_at <= timedelta(days=team.reopen_after_days)
+    return now - closed_at <= _window("REOPEN_WINDOW_HOURS")
+
+
 def _closed_or_open(ticket: Ticket, rule: str, now: datetime, detail: str) -> LinkDecision:
     if ticket.status != Status.CLOSED:
         return LinkDecision(rule, ticket, detail=detail)
-    if ticket.closed_at and now - ticket.closed_at <= _window("REOPEN_WINDOW_HOURS"):
-        return LinkDecision(
-            Rule.REOPENED, ticket, reopen=True, detail=f"{detail}; closed {ticket.closed_at:%Y-%m-%d %H:%M}"
-        )
-    return LinkDecision(
-        Rule.NEW_TICKET, None, follows=ticket, detail=f"{detail}; closed beyond the reopen window"
-    )
+    if reopens(ticket.team, ticket.closed_at, now):
+        closed = f"; closed {ticket.closed_at:%Y-%m-%d %H:%M}" if ticket.closed_at else ""
+        return LinkDecision(Rule.REOPENED, ticket, reopen=True, detail=f"{detail}{closed}")
+    if ticket.team.reopen_policy == Team.ReopenPolicy.NEVER:
+        why = f"closed, and {ticket.team} never reopens a closed ticket"
+    else:
+        why = "closed beyond the reopen window"
+    return LinkDecision(Rule.NEW_TICKET, None, follows=ticket, detail=f"{detail}; {why}")
 
 
 def find_ticket(

@@ -17,6 +17,7 @@ from tickets.errors import ValidationFailed
 from tickets.lifecycle import Status
 from tickets.models import Case, Interaction, Message, Note, Ticket
 from tickets.permissions import agent_of, relations
+from tickets.services import sla as sla_clocks
 from tickets.services import transitions
 from tickets.services.events import record_event
 
@@ -93,6 +94,7 @@ def reply(
     if t.first_responded_at is None:
         t.first_responded_at = now
         fields.append("first_responded_at")
+    fields += sla_clocks.stop_next_response(t, now=now)  # the answer the customer was owed
     _finish(
         t,
         actor=actor,

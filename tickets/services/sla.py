@@ -14,16 +14,29 @@ from tickets.models.tickets import ResolutionType
 from tickets.services.events import record_event
 
 
-def targets_for(*, priority: int, team_id: int | None) -> tuple[int, int]:
-    """(first response, resolution) minutes: the team's policy, else the default policy, else built-ins."""
+def _policy(*, priority: int, team_id: int | None) -> SlaPolicy | None:
+    """The team's policy for the priority, else the default policy."""
     policies = {
         p.team_id: p
         for p in SlaPolicy.objects.filter(Q(team_id=team_id) | Q(team__isnull=True), priority=priority)
     }
-    policy = policies.get(team_id) or policies.get(None)
+    return policies.get(team_id) or policies.get(None)
+
+
+def targets_for(*, priority: int, team_id: int | None) -> tuple[int, int]:
+    """(first response, resolution) minutes: the team's policy, else the default policy, else built-ins."""
+    policy = _policy(priority=priority, team_id=team_id)
     if policy:
         return policy.first_response_minutes, policy.resolution_minutes
     return sla.DEFAULT_TARGETS[priority]
+
+
+def next_response_target(*, priority: int, team_id: int | None) -> int:
+    """Next-response minutes: the policy's, else the built-in default for the priority."""
+    policy = _policy(priority=priority, team_id=team_id)
+    if policy and policy.next_response_minutes:
+        return policy.next_response_minutes
+    return sla.DEFAULT_NEXT_RESPONSE[priority]
 
 
 log = logging.getLogger(__name__)
@@ -87,6 +100,7 @@ def resume(ticket: Ticket, *, now: datetime) -> list[str]:
     for due_field, running in (
         ("first_response_due", ticket.first_responded_at is None),
         ("resolution_due", True),
+        ("next_response_due", True),
     ):
         due = getattr(ticket, due_field)
         if running and due is not None and due > paused_at:
@@ -122,8 +136,12 @@ def record_breaches(ticket: Ticket, *, now: datetime) -> list[str]:
             "first_response_breached_at",
         ),
         ("resolution", ticket.resolution_due, resolution_stop, "resolution_breached_at"),
+        ("next response", ticket.next_response_due, resolution_stop, "next_response_breached_at"),
     ):
-        if due is None or getattr(ticket, breached_field) is not None:
+        recorded = getattr(ticket, breached_field)
+        # The next-response clock runs again for each unanswered customer message: a breach recorded for an
+        # earlier due time does not stand for this one.
+        if due is None or (recorded is not None and recorded >= due):
             continue
         if _counted_until(ticket, stop, now) > due:
             setattr(ticket, breached_field, due)
@@ -140,6 +158,35 @@ def record_breaches(ticket: Ticket, *, now: datetime) -> list[str]:
         ticket.sla_breached = True
         fields.append("sla_breached")
     return fields
+
+
+# Next response ---------------------------------------------------------------------------------------------
+#
+# After the first response, a customer message starts the next-response clock (if it is not running already:
+# it times the oldest unanswered message); the next agent reply the customer receives stops it. It pauses
+# with the others while pending and stops when the ticket is resolved or closed.
+
+
+def start_next_response(ticket: Ticket, *, now: datetime) -> list[str]:
+    """A customer message arrived: an answer is owed within the next-response target (in memory; fields)."""
+    if ticket.first_responded_at is None or ticket.next_response_due is not None:
+        return []
+    if ticket.status in STOPPED_STATUSES:
+        return []
+    minutes = next_response_target(priority=ticket.priority, team_id=ticket.team_id)
+    ticket.next_response_started_at = now
+    ticket.next_response_due = sla.add_working_minutes(now, minutes, _calendar(ticket))
+    return ["next_response_started_at", "next_response_due"]
+
+
+def stop_next_response(ticket: Ticket, *, now: datetime) -> list[str]:
+    """An agent answered (or the ticket was resolved): a late answer's breach is recorded first, then the
+    clock stops (in memory; fields)."""
+    if ticket.next_response_due is None:
+        return []
+    fields = record_breaches(ticket, now=now)
+    ticket.next_response_started_at = ticket.next_response_due = None
+    return [*fields, "next_response_started_at", "next_response_due"]
 
 
 def record_compliance(ticket: Ticket) -> list[str]:
@@ -165,6 +212,8 @@ def on_transition(ticket: Ticket, *, from_status: str, now: datetime) -> list[st
     fields += record_breaches(ticket, now=now)
     if to_status == Status.PENDING and from_status != Status.PENDING:
         fields += pause(ticket, now=now)
+    if to_status in STOPPED_STATUSES:
+        fields += stop_next_response(ticket, now=now)
     if to_status == Status.CLOSED and from_status != Status.CLOSED:
         fields += record_compliance(ticket)
     elif from_status == Status.CLOSED and to_status != Status.CLOSED:
@@ -177,8 +226,14 @@ def restate(ticket: Ticket, *, now: datetime) -> list[str]:
     """Breaches and compliance worked out afresh from the ticket's times (after its times were rewritten, as
     the demo's back-dating does). In memory; changed fields."""
     ticket.first_response_breached_at = ticket.resolution_breached_at = None
+    ticket.next_response_breached_at = None
     ticket.sla_breached = False
-    fields = ["first_response_breached_at", "resolution_breached_at", "sla_breached"]
+    fields = [
+        "first_response_breached_at",
+        "resolution_breached_at",
+        "next_response_breached_at",
+        "sla_breached",
+    ]
     fields += record_breaches(ticket, now=now)
     if ticket.status == Status.CLOSED:
         fields += record_compliance(ticket)
@@ -189,7 +244,8 @@ def restate(ticket: Ticket, *, now: datetime) -> list[str]:
 
 
 def clock_states(ticket: Ticket, *, now: datetime, share: float | None = None) -> dict[str, str]:
-    """Each target's state for a ticket — ``{"first_response": …, "resolution": …}`` — with the one
+    """Each target's state for a ticket — ``{"first_response": …, "resolution": …}``, and ``next_response``
+    while an answer is owed — with the one
     definition of ``tickets.sla.clock_state``. A met, stopped or paused clock is ok unless a breach was
     recorded."""
     states = {}
@@ -209,4 +265,17 @@ def clock_states(ticket: Ticket, *, now: datetime, share: float | None = None) -
             states[target] = sla.OK
         else:
             states[target] = sla.clock_state(started=ticket.created_at, due=due, now=now, share=share)
+    # Next response, while an answer is owed: timed from the customer message that started it; an earlier
+    # cycle's breach is history.
+    due, breached_at = ticket.next_response_due, ticket.next_response_breached_at
+    if due is None:
+        return states
+    if breached_at is not None and breached_at >= due:
+        states["next_response"] = sla.BREACHED
+    elif not running or ticket.next_response_started_at is None:
+        states["next_response"] = sla.OK
+    else:
+        states["next_response"] = sla.clock_state(
+            started=ticket.next_response_started_at, due=due, now=now, share=share
+        )
     return states

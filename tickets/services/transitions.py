@@ -89,6 +89,9 @@ def _finish(
         data=data,
         at=now,
     )
+    from tickets.services import rules  # the rule engine acts through these transitions
+
+    rules.after_change(ticket)  # the "changed" triage rules, once this commits
     # Routing triggers: the ticket entered a queue, or its owner freed a slot (resolved, closed, transferred
     # or reassigned away) — a slot they may fill from any of their teams' queues.
     if ticket.status in lifecycle.QUEUED_STATUSES:
