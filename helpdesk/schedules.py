@@ -57,6 +57,12 @@ SCHEDULES = [
         "minutes": 5,
     },
     {
+        "name": "CSAT: send surveys whose own one-off schedule was lost (safety net)",
+        "func": "tickets.tasks.send_due_csat_surveys",
+        "schedule_type": "I",
+        "minutes": 5,
+    },
+    {
         "name": "reports: roll up the facts of the tickets changed since the last run",
         "func": "reporting.tasks.refresh_facts",
         "schedule_type": "I",

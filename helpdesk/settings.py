@@ -213,6 +213,23 @@ HELPDESK = {
     # Reverse proxies in front of the app that append to X-Forwarded-For (0: the client is REMOTE_ADDR).
     # Rate limits count per client address, so behind a proxy this must be set or everyone shares one limit.
     "TRUSTED_PROXY_HOPS": env_int("HELPDESK_TRUSTED_PROXY_HOPS", 0),
+    # Closure, verification and surveys (README). The address customers reach this site at: the signed links
+    # in notices (status page, "is it fixed?", the CSAT survey) start with it.
+    "PUBLIC_URL": os.environ.get("HELPDESK_PUBLIC_URL", "http://localhost:8000"),
+    # The CSAT survey goes out this long after closure (minutes; a fraction is fine); its link works once, for
+    # CSAT_LINK_DAYS. The verification link works for VERIFY_LINK_DAYS, the status-page link for STATUS_LINK_DAYS.
+    "CSAT_DELAY_MINUTES": float(os.environ.get("HELPDESK_CSAT_DELAY_MINUTES") or 30),
+    "CSAT_LINK_DAYS": env_int("HELPDESK_CSAT_LINK_DAYS", 7),
+    "VERIFY_LINK_DAYS": env_int("HELPDESK_VERIFY_LINK_DAYS", 14),
+    "STATUS_LINK_DAYS": env_int("HELPDESK_STATUS_LINK_DAYS", 180),
+    # Replies that answer "is it fixed?" on messaging channels (the whole reply, any case). Admin rows
+    # (Verification keywords) replace these defaults when there are any.
+    "VERIFICATION_KEYWORDS": {
+        "fixed": ["1", "fixed", "yes", "y", "solved", "resolved", "it's fixed", "it is fixed"],
+        "not_fixed": ["2", "not fixed", "no", "n", "not solved", "still broken", "it's not fixed"],
+    },
+    # Requests per client address to the pages behind those links (/support/status, verify, survey).
+    "SUPPORT_LINK_RATE": os.environ.get("HELPDESK_SUPPORT_LINK_RATE", "30/10m"),
 }
 
 # The cache holds the rate-limit counters of the /support/ pages. Redis when REDIS_URL is set; otherwise each

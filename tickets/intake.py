@@ -25,7 +25,7 @@ from tickets.errors import IntakeError
 from tickets.lifecycle import Status
 from tickets.models import Case, CustomerConflict, Interaction, Message, Ticket
 from tickets.models.tickets import Level
-from tickets.services import linking, rules, transitions
+from tickets.services import linking, rules, transitions, verification
 from tickets.services import priority as priorities
 from tickets.services import sla as sla_clocks
 from tickets.services.acknowledgements import acknowledge
@@ -356,6 +356,10 @@ def _customer_spoke(ticket: Ticket, message: Message, *, new_ticket: bool, now: 
     if not new_ticket:
         if ticket.status == Status.PENDING:
             ticket = transitions.customer_reply(ticket=ticket, message_id=message.pk)
+        elif ticket.status == Status.RESOLVED and (
+            answered := verification.answer_by_keyword(ticket=ticket, message=message)
+        ):
+            ticket = answered  # "fixed" closed it, "not fixed" reopened it (tickets.services.verification)
         elif ticket.status in (Status.RESOLVED, Status.CLOSED) and lifecycle.allowed_from(
             "reopen", ticket.status
         ):

@@ -1,7 +1,7 @@
 """django-q2 entry points: thin, take ids, call a service, safe to run twice."""
 
 from tickets.models import Team
-from tickets.services import autoclose, escalation, routing, rules
+from tickets.services import autoclose, csat, escalation, routing, rules
 
 
 def distribute_team(team_id: int) -> int:
@@ -19,6 +19,14 @@ def overflow_queues() -> int:
 
 def sla_scan() -> dict[str, int]:
     return escalation.scan()
+
+
+def send_csat_survey(survey_id: int) -> str:
+    return csat.send_survey(survey_id=survey_id)
+
+
+def send_due_csat_surveys() -> int:
+    return csat.send_due()
 
 
 def auto_close() -> int:

@@ -3,6 +3,9 @@
 Sent on the first message of a new ticket, on the channel it came in on, from the per-channel template.
 Never to an automated sender (auto-replies, bounces: loops), never over a phone call, and at most
 ``ACK_LIMIT_PER_HOUR`` per address an hour, so a sender flooding us cannot make us flood them.
+
+It carries the signed link to the ticket's status page: where the template says ``{status_link}``, else at
+the end.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from django.utils import timezone
 
 from tickets.channels import Channel
 from tickets.models import Acknowledgement, Interaction, Message, Ticket
+from tickets.services import links
 from tickets.services.replies import queue_message
 
 ACK = "acknowledgement"
@@ -37,9 +41,17 @@ def acknowledge(*, ticket: Ticket, interaction: Interaction, automated: bool = F
     ).count()
     if recent >= settings.HELPDESK["ACK_LIMIT_PER_HOUR"]:
         return None
+    status_link = links.status_url(ticket.pk)
     body = template.body.format_map(
-        _Blank(ticket_number=ticket.number, customer_name=ticket.customer.name or "", subject=ticket.subject)
+        _Blank(
+            ticket_number=ticket.number,
+            customer_name=ticket.customer.name or "",
+            subject=ticket.subject,
+            status_link=status_link,
+        )
     )
+    if "{status_link}" not in template.body:
+        body += f"\nFollow your request: {status_link}"
     return queue_message(
         ticket=ticket, interaction=interaction, address=address, body=body, meta={"kind": ACK}
     )

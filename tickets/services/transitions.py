@@ -111,6 +111,16 @@ def _finish(
     return ticket
 
 
+def _feedback():
+    """The closure and feedback services (verification, notices, CSAT). Imported when used: they write to the
+    outbox through ``replies``, which builds on this module."""
+    from types import SimpleNamespace
+
+    from tickets.services import closure, verification
+
+    return SimpleNamespace(closure=closure, verification=verification)
+
+
 def _require(value, what: str, action: str):
     if value in (None, "") or (isinstance(value, str) and not value.strip()):
         raise ValidationFailed(f"{action} needs {what}.")
@@ -223,13 +233,14 @@ def resolve(
     _resolution(t, resolution_type, notes, "Resolving")
     before, t.status = t.status, Status.RESOLVED
     t.resolved_at = timezone.now()
+    asked = _feedback().verification.ask(ticket=t)  # "is it fixed?" on the customer's channel
     return _finish(
         t,
         actor=actor,
         action="resolve",
         from_status=before,
         reason=t.resolution_notes,
-        data={"resolution_type": t.resolution_type},
+        data={"resolution_type": t.resolution_type, **asked},
         fields=["resolution_type", "resolution_notes", "resolved_at"],
     )
 
@@ -276,7 +287,8 @@ def close(
     """Close the ticket and all its cases and interactions; a resolution is required on the way."""
     t = _begin(ticket=ticket, actor=actor, action="close", expected_version=expected_version)
     _resolution(t, resolution_type, notes, "Closing")
-    return _close(t, actor=actor, action="close", reason=reason or t.resolution_notes)
+    told = _feedback().closure.on_closing(t)  # tell the customer, schedule the CSAT survey
+    return _close(t, actor=actor, action="close", reason=reason or t.resolution_notes, data=told)
 
 
 def _why_not_back_to_owner(t: Ticket) -> str:
@@ -315,13 +327,14 @@ def reopen(*, ticket, actor, reason: str, expected_version: int | None = None) -
     t.reopen_count += 1
     t.resolved_at = None
     t.closed_at = None
+    data = {**(data or {}), **_feedback().closure.on_reopening(t)}  # a survey not yet out is cancelled
     return _finish(
         t,
         actor=actor,
         action="reopen",
         from_status=before,
         reason=reason,
-        data=data,
+        data=data or None,
         fields=["assignee", "reopen_count", "resolved_at", "closed_at"],
     )
 
