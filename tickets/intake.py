@@ -23,7 +23,7 @@ from tickets import lifecycle
 from tickets.channels import SESSIONLESS_CHANNELS, Channel
 from tickets.errors import IntakeError
 from tickets.lifecycle import Status
-from tickets.models import Case, CustomerConflict, Interaction, Message, Ticket
+from tickets.models import Case, Customer, CustomerConflict, Interaction, Message, Ticket
 from tickets.models.tickets import Level
 from tickets.services import linking, rules, transitions, verification
 from tickets.services import priority as priorities
@@ -169,6 +169,10 @@ def _receive(msg: InboundMessage) -> IntakeResult:
         reference=msg.reference,
         text=text_for_refs,
     )
+    # One customer's messages are taken in one at a time: two arriving together about a new order (an e-mail
+    # and an SMS in two web workers) would otherwise each find no ticket for it and open one each. Locked
+    # before the open interaction and the ticket are looked up, so the second sees what the first committed.
+    list(Customer.objects.select_for_update().filter(pk=sender.customer.pk).values_list("pk", flat=True))
     ticket_ids = linking.ticket_numbers_in(msg.subject, msg.text, *msg.ticket_hints)
     ticket_ids += [t for t in linking.tickets_of_thread(msg.channel, msg.thread_ids) if t not in ticket_ids]
 
