@@ -12,6 +12,8 @@ NAV = [
     ("desk:log_call", "Log a call", {"front_office", "supervisor"}, "l"),
     ("desk:kb", "Knowledge base", {"front_office", "back_office", "supervisor", "admin"}, "k"),
     ("reporting:dashboard", "Reports", {"supervisor", "admin"}, ""),
+    # Negative CSAT ratings waiting for a senior agent ("senior": agents marked senior, whatever their role).
+    ("desk:follow_ups", "Follow-ups", {"senior", "supervisor", "admin"}, ""),
 ]
 
 
@@ -20,8 +22,9 @@ def navigation(user, agent) -> list[dict]:
         return []
     role = agent.role if agent else ("admin" if user.is_superuser else "")
     items = []
+    senior = bool(agent and agent.is_senior)
     for name, label, roles, key in NAV:
-        if role not in roles:
+        if role not in roles and not (senior and "senior" in roles):
             continue
         try:
             items.append({"url": reverse(name), "label": label, "key": key})
