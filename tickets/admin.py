@@ -23,7 +23,6 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-import tickets.admin_feedback  # noqa: F401  (registers CSAT surveys, follow-ups, verifications, reply keywords)
 from tickets import admin_rules  # noqa: F401  (registers the triage rules and priority matrix)
 from tickets.admin_audit import AuditedAdminMixin, erase_customers, export_customers
 from tickets.channels import AddressKind, Channel
@@ -424,6 +423,7 @@ class CustomerImportForm(forms.Form):
 @admin.register(Customer)
 class CustomerAdmin(AuditedAdminMixin, admin.ModelAdmin):
     change_list_template = "admin/tickets/customer/change_list.html"
+    actions = [export_customers, erase_customers]
     list_display = ["unique_id", "name", "tier", "created_at"]
     list_filter = ["tier"]
     search_fields = ["unique_id", "name", "identities__address", "references__value"]

@@ -9,10 +9,15 @@ sends no signal).
 
 from __future__ import annotations
 
-from django.contrib import admin
+import json
+
+from django.contrib import admin, messages
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
 
 from tickets.models import AuditEntry, Customer, Ticket
-from tickets.services import audit
+from tickets.services import audit, privacy
 
 
 class AuditedAdminMixin:
@@ -33,6 +38,40 @@ class AuditedAdminMixin:
             for entry in entries:
                 audit.record_admin_entry(entry)
         return entries
+
+
+# --- data protection: actions of the Customer admin --------------------------------------------------------
+
+
+@admin.action(description="Export selected customers' data (JSON)", permissions=["change"])
+def export_customers(modeladmin, request, queryset):
+    """One JSON file: a list with everything about each selected customer (each export audited)."""
+    data = [privacy.export_customer(customer=c, actor=request.user) for c in queryset.order_by("unique_id")]
+    response = HttpResponse(
+        json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2),
+        content_type="application/json; charset=utf-8",
+    )
+    name = data[0]["customer"]["unique_id"] if len(data) == 1 else "customers"
+    response["Content-Disposition"] = f'attachment; filename="export-{name}.json"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@admin.action(description="Erase selected customers (anonymise; keeps statistics)", permissions=["delete"])
+def erase_customers(modeladmin, request, queryset):
+    """Asks first (like Django's delete), then erases each customer (``services.privacy.erase_customer``)."""
+    if request.POST.get("post") != "yes":
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "title": "Erase customers",
+            "opts": modeladmin.model._meta,
+            "customers": list(queryset.order_by("unique_id")),
+        }
+        return TemplateResponse(request, "admin/tickets/customer/erase_confirm.html", context)
+    for customer in queryset.order_by("unique_id"):
+        report = privacy.erase_customer(customer=customer, actor=request.user)
+        modeladmin.message_user(request, report.summary(), messages.SUCCESS)
+    return None
 
 
 @admin.register(AuditEntry)
