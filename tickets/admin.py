@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+import tickets.admin_feedback  # noqa: F401  (registers CSAT surveys, follow-ups, verifications, reply keywords)
 from tickets import admin_rules  # noqa: F401  (registers the triage rules and priority matrix)
 from tickets.admin_audit import AuditedAdminMixin, erase_customers, export_customers
 from tickets.channels import AddressKind, Channel
