@@ -100,7 +100,21 @@ def sla_clocks(ticket: Ticket, now: datetime | None = None) -> list[SlaClock]:
         sla_clock(
             "Resolution", due=ticket.resolution_due, start=ticket.created_at, done_at=resolved, now=now
         ),
+        *next_response_clock(ticket, now=now),
     ]
+
+
+def next_response_clock(ticket: Ticket, *, now: datetime) -> list[SlaClock]:
+    """After the first response: the answer owed to the customer's latest message, or that none is owed."""
+    if ticket.next_response_due is not None:
+        start = ticket.next_response_started_at or ticket.created_at
+        return [sla_clock("Next response", due=ticket.next_response_due, start=start, done_at=None, now=now)]
+    if ticket.first_responded_at is None or ticket.status in (
+        lifecycle.Status.RESOLVED,
+        lifecycle.Status.CLOSED,
+    ):
+        return []
+    return [SlaClock("Next response", None, "none", "no answer owed")]
 
 
 # History ---------------------------------------------------------------------------------------------------
@@ -187,6 +201,8 @@ def describe_event(e: TicketEvent) -> str:
         return "changed the tags: " + (" ".join(changes) or e.to_value or "none")
     if kind == "tagged":
         return f"set the tags to {e.to_value or 'none'}"
+    if kind == "rule":
+        return f"applied the rule “{d.get('rule_name', '?')}”: {d.get('did', e.to_value)}"
     if kind == "edited":
         return "edited " + ", ".join(d.get("fields", [])) if d.get("fields") else "edited it"
     if kind in PAST:

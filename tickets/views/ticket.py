@@ -35,6 +35,7 @@ from tickets.forms import (
 from tickets.lifecycle import Status
 from tickets.models import Attachment, CannedResponse, Case, Ticket
 from tickets.permissions import relations, team_ids
+from tickets.selectors import triage
 from tickets.selectors import workspace as ws_selectors
 from tickets.services import audit, editing, transitions
 from tickets.services.canned import canned_responses_for, fill_canned
@@ -172,6 +173,7 @@ def _context(request, ticket: Ticket, *, bound: dict | None = None, open_form: s
     return {
         "ws": ws,
         "t": ticket,
+        "duplicate_of": triage.duplicate_offer(ticket=ticket, user=user),
         "clocks": ws.clocks,
         "seen_version": ticket.version,
         "actions": actions,
