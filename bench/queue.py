@@ -158,7 +158,7 @@ def build(n: int) -> None:
                 customer_id, subject, channel, impact, urgency, priority, status, team_id, team_rule, assignee_id,
                 escalated, escalation_level, first_response_due, resolution_due, first_responded_at, sla_breached,
                 resolution_type, resolution_notes, reopen_count, version, created_at, updated_at, assigned_at,
-                queued_at, resolved_at, closed_at
+                queued_at, resolved_at, closed_at, sla_paused_minutes
             )
             SELECT %(first_customer)s + (g %% %(customers)s),
                    %(prefix)s || ' ' || g || ' ' || (ARRAY['router down','billing question','slow line','refund','outage'])[1 + g %% 5],
@@ -177,7 +177,8 @@ def build(n: int) -> None:
                    CASE WHEN status = 'new' THEN NULL ELSE created + interval '5 minutes' END,
                    created,
                    CASE WHEN status IN ('resolved', 'closed') THEN created + interval '2 hours' END,
-                   CASE WHEN status = 'closed' THEN created + interval '3 hours' END
+                   CASE WHEN status = 'closed' THEN created + interval '3 hours' END,
+                   0
             FROM base
             """,
             {

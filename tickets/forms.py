@@ -8,12 +8,11 @@ refused instead of overwriting someone else's.
 from __future__ import annotations
 
 from django import forms
-from django.db.models import Count, Q
 
-from tickets.lifecycle import ACTIVE_STATUSES
 from tickets.models import Agent, Category, Tag, Team, Ticket
 from tickets.models.tickets import Priority, ResolutionType, parse_number
 from tickets.permissions import visible_tickets
+from tickets.selectors.agents import with_load
 
 # Resolution types an agent picks; "duplicate" and "spam" are set by merge and mark spam.
 AGENT_RESOLUTION_TYPES = [
@@ -135,11 +134,10 @@ class ReassignForm(TicketForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # The agents of the ticket's team who can own it, with their load against their limit.
-        self.fields["agent"].queryset = (
+        self.fields["agent"].queryset = with_load(
             Agent.objects.filter(teams=self.ticket.team_id, user__is_active=True)
             .exclude(role=Agent.Role.ADMIN)
             .exclude(pk=self.ticket.assignee_id or 0)
-            .annotate(load=Count("tickets", filter=Q(tickets__status__in=ACTIVE_STATUSES), distinct=True))
             .select_related("user")
             .order_by("user__username")
         )

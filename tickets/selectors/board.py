@@ -12,12 +12,13 @@ from datetime import datetime
 
 from django.db.models import Count, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.expressions import Window
-from django.db.models.functions import Coalesce, RowNumber
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from tickets.lifecycle import ACTIVE_STATUSES, Status
 from tickets.models import Agent, Team, Ticket, TicketEvent
 from tickets.permissions import agent_of, is_admin
+from tickets.selectors.agents import with_load
 from tickets.selectors.queue_view import ACTIVE
 from tickets.selectors.sla_state import (
     CSS_CLASS,
@@ -140,21 +141,9 @@ def team_members(team_ids) -> QuerySet[Agent]:
 
 
 def board_agents(team_ids) -> QuerySet[Agent]:
-    """The agents of these teams with their load (tickets they own in assigned, open or pending).
-
-    The load is a correlated count over the partial index of active assignments: a join would read every
-    ticket the agent ever had (thousands) to count the few they have now."""
-    active_count = (
-        Ticket.objects.filter(assignee=OuterRef("pk"), status__in=ACTIVE_STATUSES)
-        .order_by()
-        .values("assignee")
-        .annotate(n=Count("pk"))
-        .values("n")
-    )
-    return (
-        team_members(team_ids)
-        .prefetch_related(Prefetch("teams", queryset=Team.objects.order_by("name")))
-        .annotate(load=Coalesce(Subquery(active_count), 0))
+    """The agents of these teams with their load (tickets they own in assigned, open or pending)."""
+    return with_load(
+        team_members(team_ids).prefetch_related(Prefetch("teams", queryset=Team.objects.order_by("name")))
     )
 
 

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 
-from tickets.lifecycle import ACTIVE_STATUSES, Status
+from tickets.lifecycle import Status
 from tickets.models import Agent, Ticket
 from tickets.routing import Candidate
+from tickets.selectors.agents import with_load
 
 # The order a team's queue is handed out in (DOMAIN.md): priority, SLA due time, age.
 QUEUE_ORDER = ("priority", "resolution_due", "created_at", "id")
@@ -16,10 +17,9 @@ def queued_tickets(team_id: int) -> QuerySet[Ticket]:
 
 def routing_candidates(team_id: int) -> list[Candidate]:
     """Online, active agents of the team with their current load (one query)."""
-    agents = (
+    agents = with_load(
         Agent.objects.filter(teams=team_id, presence=Agent.Presence.ONLINE, user__is_active=True)
         .exclude(role=Agent.Role.ADMIN)
-        .annotate(load=Count("tickets", filter=Q(tickets__status__in=ACTIVE_STATUSES)))
         .select_related("user")
     )
     return [Candidate(a.pk, a.load, a.max_active_assignments, a.last_assigned_at, str(a)) for a in agents]
