@@ -1,6 +1,7 @@
 """Priority and SLA decisions, pure (DOMAIN.md, "Priority and SLA"). No ORM.
 
-Priority comes from impact × urgency; a premium or VIP customer's ticket is raised from the first moment.
+Priority comes from impact × urgency (the admin-edited matrix, ``tickets.services.priority``; the built-in
+one below when a cell is missing); triage rules raise it (``tickets.services.rules``).
 Due times are counted in *business time*: a calendar's weekly opening hours in its own time zone, minus
 public holidays (the ``holidays`` package, by country or ``country-subdivision`` such as ``GB-SCT``) and the
 calendar's own closed dates. Opening hours are wall-clock times, so a DST change moves them with the clock:
@@ -26,7 +27,8 @@ from zoneinfo import ZoneInfo
 
 import holidays as holiday_data
 
-# impact (1 high … 3 low) × urgency (1 high … 3 low) → priority (1 = P1 … 4 = P4)
+# impact (1 high … 3 low) × urgency (1 high … 3 low) → priority (1 = P1 … 4 = P4): the defaults of the
+# editable matrix (``PriorityMatrixCell``, installed by migration 0016).
 PRIORITY_MATRIX: dict[tuple[int, int], int] = {
     (1, 1): 1,
     (1, 2): 2,
@@ -39,9 +41,6 @@ PRIORITY_MATRIX: dict[tuple[int, int], int] = {
     (3, 3): 4,
 }
 
-# The highest priority number (lowest urgency) a tier's tickets may carry.
-TIER_PRIORITY_CAP = {"standard": 4, "premium": 2, "vip": 1}
-
 # Used when no SlaPolicy row exists for a priority: (first response, resolution) in minutes.
 DEFAULT_TARGETS = {1: (30, 4 * 60), 2: (60, 8 * 60), 3: (4 * 60, 24 * 60), 4: (8 * 60, 72 * 60)}
 # Used when the policy leaves the next-response target blank: minutes from a customer message (after the first
@@ -51,11 +50,6 @@ DEFAULT_NEXT_RESPONSE = {1: 60, 2: 2 * 60, 3: 8 * 60, 4: 24 * 60}
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # A calendar with no opening at all would make every due time infinite: give up after this many days.
 SEARCH_DAYS = 3 * 366
-
-
-def priority_for(impact: int, urgency: int, tier: str = "standard") -> int:
-    priority = PRIORITY_MATRIX[(impact, urgency)]
-    return min(priority, TIER_PRIORITY_CAP.get(tier, 4))
 
 
 class CalendarError(ValueError):

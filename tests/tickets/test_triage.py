@@ -211,3 +211,27 @@ def test_auto_tag_and_auto_categorise_on_arrival():
     ticket = ticket_of(receive(email("t@example.com", "My fibre invoice is wrong", subject="Invoice")))
     assert list(ticket.tags.values_list("name", flat=True)) == ["fibre"]
     assert ticket.category == billing
+
+
+def test_a_vip_ticket_split_off_is_p1_and_not_offered_as_a_duplicate_of_its_source(agent):
+    from tickets.services import editing
+
+    Customer.objects.create(unique_id="VIPS", tier=Customer.Tier.VIP)
+    first = receive(
+        web_form("vs@example.com", "Router down and a billing question", customer_unique_id="VIPS")
+    )
+    source = ticket_of(first)
+    receive(
+        InboundMessage(
+            channel="sms",
+            sender="+441632960077",
+            text="Router down and a billing question",
+            customer_unique_id="VIPS",
+        )
+    )
+    transitions.assign(ticket=source, actor=None, agent=agent)
+    case = source.cases.order_by("-id").first()
+    new = editing.split(case=case, actor=agent.user, subject="Billing")
+    new.refresh_from_db()
+    assert new.priority == 1 and new.events.get(kind="rule").data["rule_name"] == "VIP customers: P1"
+    assert not RuleFiring.objects.filter(ticket=new, duplicate_of=source).exists()

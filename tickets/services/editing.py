@@ -17,12 +17,12 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from tickets import lifecycle, sla
+from tickets import lifecycle
 from tickets.channels import Channel
 from tickets.errors import ConflictError, InvalidTransition, PermissionDenied, ValidationFailed
 from tickets.lifecycle import Status
 from tickets.models import Case, Category, Message, Tag, Ticket
-from tickets.models.tickets import Priority
+from tickets.models.tickets import Level, Priority
 from tickets.permissions import relations
 from tickets.services import replies
 from tickets.services.attachments import store_attachment
@@ -82,9 +82,12 @@ def _begin(ticket: Ticket | int, *, actor, what: str, expected_version: int | No
 
 
 def _touch(ticket: Ticket, *, fields: Iterable[str] = ()) -> None:
+    from tickets.services import rules  # the rule engine builds on the lifecycle services
+
     ticket.version += 1
     ticket.updated_at = timezone.now()
     ticket.save(update_fields=["version", "updated_at", *fields])
+    rules.after_change(ticket)  # the "changed" triage rules, once this commits
 
 
 # Inline edits ----------------------------------------------------------------------------------------------
@@ -287,7 +290,9 @@ def split(
         " ".join(((first.subject or first.body) if first else "").split())
     )
     now = timezone.now()
-    priority = sla.priority_for(2, 2, source.customer.tier)
+    from tickets.services import priority as priorities  # it builds on this module
+
+    priority = priorities.from_matrix(Level.MEDIUM, Level.MEDIUM)  # raised below by the "created" rules
     reason = reason.strip()
     new = Ticket(
         customer=source.customer,
@@ -337,6 +342,10 @@ def split(
         data={"case": case.pk, "interaction": interaction.pk, "to": new.number, "what": what},
         at=source.updated_at,
     )
+    from tickets.services import rules  # it acts through this module's neighbours
+
+    # A new ticket like any other for the triage rules (a VIP's is P1) — but not a duplicate of its source.
+    rules.ticket_created(new, text=first.body if first else "", not_duplicate_of=(source.pk,))
     request_distribution(new.team_id)
     return new
 

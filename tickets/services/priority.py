@@ -12,7 +12,7 @@ from tickets import sla
 from tickets.errors import ValidationFailed
 from tickets.models import PriorityMatrixCell, Ticket
 from tickets.models.tickets import Level
-from tickets.services import editing
+from tickets.services import editing, rules
 from tickets.services.events import record_event
 from tickets.services.sla import apply_targets
 
@@ -67,4 +67,5 @@ def set_impact_urgency(
         data={"impact": impact, "urgency": urgency, "from_impact": before[0], "from_urgency": before[1]},
         at=t.updated_at,
     )
+    rules.after_change(t)
     return t

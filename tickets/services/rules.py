@@ -58,6 +58,8 @@ class Context:
     now: datetime
     text: str = ""
     channel: str = ""
+    # Tickets this one is known not to duplicate (a ticket split off from another is a different issue).
+    not_duplicate_of: tuple[int, ...] = ()
 
 
 # Conditions ------------------------------------------------------------------------------------------------
@@ -135,12 +137,14 @@ def close_text(a: str, b: str) -> bool:
     return bool(a and b) and difflib.SequenceMatcher(None, a, b).ratio() >= CLOSE_TEXT_RATIO
 
 
-def find_duplicate(ticket: Ticket, *, window_hours: int, text: str = "") -> tuple[Ticket, str] | None:
+def find_duplicate(
+    ticket: Ticket, *, window_hours: int, text: str = "", not_of: tuple[int, ...] = ()
+) -> tuple[Ticket, str] | None:
     """(the original, why): an older unclosed ticket of the same customer with the same reference, or with
     close text created within ``window_hours`` before this one."""
     others = (
         Ticket.objects.filter(customer_id=ticket.customer_id, created_at__lte=ticket.created_at)
-        .exclude(pk=ticket.pk)
+        .exclude(pk__in=[ticket.pk, *not_of])
         .exclude(status=Status.CLOSED)
         .order_by("-created_at", "-id")
     )
@@ -215,7 +219,9 @@ def _act(rule: Rule, t: Ticket, ctx: Context, reason: str) -> Done | None:
         case A.OFFER_MERGE | A.MERGE:
             if t.status == Status.CLOSED:
                 return None
-            found = find_duplicate(t, window_hours=rule.duplicate_window_hours, text=ctx.text)
+            found = find_duplicate(
+                t, window_hours=rule.duplicate_window_hours, text=ctx.text, not_of=ctx.not_duplicate_of
+            )
             if found is None:
                 return None
             original, why = found
@@ -287,11 +293,21 @@ def fire(rule: Rule, ticket_id: int, ctx: Context) -> bool:
     return True
 
 
-def apply(ticket: Ticket | int, trigger: str, *, text: str = "", channel: str = "", now=None) -> int:
+def apply(
+    ticket: Ticket | int,
+    trigger: str,
+    *,
+    text: str = "",
+    channel: str = "",
+    now=None,
+    not_duplicate_of: tuple[int, ...] = (),
+) -> int:
     """Apply every active rule of ``trigger`` to the ticket, in order; the number that fired. A rule whose
     action the ticket's state refuses is logged and skipped; the others still run."""
     pk = ticket.pk if isinstance(ticket, Ticket) else ticket
-    ctx = Context(trigger, now or timezone.now(), text=text, channel=channel)
+    ctx = Context(
+        trigger, now or timezone.now(), text=text, channel=channel, not_duplicate_of=not_duplicate_of
+    )
     fired = 0
     for rule in rules_for(trigger):
         try:
@@ -301,8 +317,12 @@ def apply(ticket: Ticket | int, trigger: str, *, text: str = "", channel: str = 
     return fired
 
 
-def ticket_created(ticket: Ticket, *, text: str = "", channel: str = "") -> int:
-    return apply(ticket, CREATED, text=text, channel=channel or ticket.channel)
+def ticket_created(
+    ticket: Ticket, *, text: str = "", channel: str = "", not_duplicate_of: tuple[int, ...] = ()
+) -> int:
+    return apply(
+        ticket, CREATED, text=text, channel=channel or ticket.channel, not_duplicate_of=not_duplicate_of
+    )
 
 
 def customer_message(ticket: Ticket, *, text: str = "", channel: str = "") -> int:
