@@ -10,7 +10,7 @@ from __future__ import annotations
 from django import forms
 
 from tickets.models import Agent, Category, Tag, Team, Ticket
-from tickets.models.tickets import Priority, ResolutionType, parse_number
+from tickets.models.tickets import Level, Priority, ResolutionType, parse_number
 from tickets.permissions import visible_tickets
 from tickets.selectors.agents import with_load
 
@@ -228,6 +228,18 @@ class PriorityForm(TicketForm):
         self.fields["priority"].initial = self.ticket.priority
 
 
+class ImpactUrgencyForm(TicketForm):
+    """Impact × urgency: the priority follows from the matrix (``tickets.services.priority``)."""
+
+    impact = forms.TypedChoiceField(label="Impact", choices=Level.choices, coerce=int)
+    urgency = forms.TypedChoiceField(label="Urgency", choices=Level.choices, coerce=int)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["impact"].initial = self.ticket.impact
+        self.fields["urgency"].initial = self.ticket.urgency
+
+
 class CategoryForm(TicketForm):
     category = forms.ModelChoiceField(
         label="Category", queryset=Category.objects.order_by("name"), required=False, empty_label="none"
@@ -253,6 +265,7 @@ class TagsForm(TicketForm):
 
 EDIT_FORMS: dict[str, type[TicketForm]] = {
     "priority": PriorityForm,
+    "impact": ImpactUrgencyForm,
     "category": CategoryForm,
     "tags": TagsForm,
 }

@@ -235,3 +235,20 @@ def test_a_vip_ticket_split_off_is_p1_and_not_offered_as_a_duplicate_of_its_sour
     new.refresh_from_db()
     assert new.priority == 1 and new.events.get(kind="rule").data["rule_name"] == "VIP customers: P1"
     assert not RuleFiring.objects.filter(ticket=new, duplicate_of=source).exists()
+
+
+def test_the_workspace_sets_impact_and_urgency_and_the_matrix_gives_the_priority(client, agent):
+    ticket = TicketFactory()
+    transitions.assign(ticket=ticket, actor=None, agent=agent)
+    client.force_login(agent.user)
+    page = client.get(reverse("desk:ticket", args=[ticket.pk])).content.decode()
+    assert "Set priority" in page
+    ticket.refresh_from_db()
+    response = client.post(
+        reverse("desk:ticket_edit", args=[ticket.pk, "impact"]),
+        {"version": ticket.version, "impact": 1, "urgency": 1},
+    )
+    assert response.status_code == 302
+    ticket.refresh_from_db()
+    assert (ticket.impact, ticket.urgency, ticket.priority) == (1, 1, 1)
+    assert ticket.events.filter(kind="priority", actor=agent.user, to_value="P1").exists()

@@ -24,6 +24,7 @@ from tickets.forms import (
     ACTION_FORMS,
     EDIT_FORMS,
     CategoryForm,
+    ImpactUrgencyForm,
     NoteForm,
     PriorityForm,
     RelinkForm,
@@ -37,7 +38,7 @@ from tickets.models import Attachment, CannedResponse, Case, Ticket
 from tickets.permissions import relations, team_ids
 from tickets.selectors import triage
 from tickets.selectors import workspace as ws_selectors
-from tickets.services import audit, editing, transitions
+from tickets.services import audit, editing, priority, transitions
 from tickets.services.canned import canned_responses_for, fill_canned
 from tickets.services.replies import add_note
 from tickets.views.base import agent_required
@@ -150,6 +151,8 @@ def _context(request, ticket: Ticket, *, bound: dict | None = None, open_form: s
         edits = {
             "priority": bound.get("priority")
             or PriorityForm(ticket=ticket, user=user, auto_id="id_priority_%s"),
+            "impact": bound.get("impact")
+            or ImpactUrgencyForm(ticket=ticket, user=user, auto_id="id_impact_%s"),
             "category": bound.get("category")
             or CategoryForm(ticket=ticket, user=user, auto_id="id_category_%s"),
             "tags": bound.get("tags")
@@ -441,7 +444,7 @@ def note(request, pk: int):
 @require_POST
 @agent_required
 def edit(request, pk: int, field: str):
-    """Priority, category or tags, edited in place."""
+    """Priority (or impact × urgency, through the matrix), category or tags, edited in place."""
     if field not in EDIT_FORMS:
         raise Http404(f"No field {field!r}.")
     ticket = _ticket(request, pk)
@@ -459,6 +462,10 @@ def edit(request, pk: int, field: str):
     try:
         if field == "priority":
             editing.set_priority(ticket=ticket, actor=user, priority=data["priority"], expected_version=v)
+        elif field == "impact":
+            priority.set_impact_urgency(
+                ticket=ticket, actor=user, impact=data["impact"], urgency=data["urgency"], expected_version=v
+            )
         elif field == "category":
             editing.set_category(ticket=ticket, actor=user, category=data["category"], expected_version=v)
         else:
