@@ -3,6 +3,8 @@ suggested for a ticket — services, selectors on both databases, and the pages 
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.db import connection
 from django.urls import reverse
@@ -338,3 +340,21 @@ def test_admin_lists_articles(client, admin_user, library):
     client.force_login(admin_user)
     response = client.get(reverse("admin:tickets_article_changelist"))
     assert response.status_code == 200 and "Router lights red" in response.content.decode()
+
+
+def test_the_demo_has_articles_suggested_for_its_tickets():
+    from django.core.management import call_command
+
+    call_command("seed_demo", customers=30, tickets=40, stdout=io.StringIO())
+    assert Article.objects.filter(published=True).count() >= 6
+    # A draft its agent wrote from a resolved ticket, waiting for review.
+    draft = Article.objects.get(published=False)
+    assert draft.source_ticket.status in (Status.RESOLVED, Status.CLOSED)
+    assert draft.author == draft.source_ticket.assignee and draft.body == draft.source_ticket.resolution_notes
+    frontoffice = Agent.objects.get(user__username="frontoffice")
+    router = (
+        Ticket.objects.filter(subject__startswith="Router keeps restarting").first()
+        or Ticket.objects.filter(category__slug="technical").first()
+    )
+    titles = [a.title for a in kb_selectors.suggestions_for(ticket=router, user=frontoffice.user, text="")]
+    assert "Router light red or router restarting" in titles

@@ -27,11 +27,13 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django_q.models import Schedule
 
 from channels_intake.adapters import cli
 from channels_intake.models import InboundEvent
@@ -40,6 +42,7 @@ from tickets.channels import Channel
 from tickets.lifecycle import ACTIVE_STATUSES, Status
 from tickets.models import (
     Agent,
+    Article,
     BusinessCalendar,
     CannedResponse,
     Case,
@@ -55,12 +58,15 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
+from tickets.models.csat import CsatFollowUp, CsatSurvey
 from tickets.routing import choose_agent
 from tickets.selectors.agents import active_assignment_count
 from tickets.selectors.queues import routing_candidates
-from tickets.services import escalation, transitions
+from tickets.services import escalation, kb, transitions
 from tickets.services import sla as sla_clocks
+from tickets.services.csat import answer_survey, close_follow_up, send_survey
 from tickets.services.imports import COLUMNS, import_customers
+from tickets.services.links import SURVEY, make_token
 from tickets.services.replies import add_note, reply
 from tickets.services.routing import set_presence
 from tickets.services.sla import apply_targets
@@ -91,6 +97,26 @@ COMPANY_NAMES = [
 TRADES = ["Bakery", "Dental", "Logistics", "Florists", "Physio", "Architects", "Studios", "Taxis", "Builders"]
 EMAIL_DOMAINS = ["example.com", "example.net", "example.org"]
 
+# The knowledge base's published articles: (title, text, category slug, tags).
+KB_ARTICLES = [
+    ("Router light red or router restarting", "Hello {customer_name},\n\nPlease unplug the router for 30 "
+     "seconds and plug it back in. If the light is still red after five minutes, we run a line test from "
+     "here and book an engineer when the line is at fault.", "technical", ["router", "outage"]),
+    ("Wi-Fi drops in the evening", "Evening drops are most often interference from neighbouring networks. "
+     "Move the router off the floor and away from the microwave, and switch it to the 5 GHz band in its "
+     "settings page.", "technical", ["router"]),
+    ("No mobile data abroad", "Switch data roaming on in the phone's settings, then restart the phone. If "
+     "it still has no data, choose the network by hand: automatic selection sometimes picks a partner we "
+     "have no agreement with.", "technical", ["roaming"]),
+    ("Refund timing", "A refund reaches the customer's account within 5 working days of being issued. Give "
+     "them the date it was issued; if more than 5 days have passed, the billing team traces it.",
+     "billing", ["refund"]),
+    ("Charged twice in a month", "A double charge is refunded in full: check both payments on the account, "
+     "issue the refund of the second and tell the customer the date ({ticket_number}).", "billing",
+     ["refund", "complaint"]),
+    ("Moving house", "We move the service with the customer: ask for the new address and the moving date; "
+     "the line at the new address is ready on that day when we hear 10 working days before.", "general", []),
+]  # fmt: skip
 # (subject, what the customer says)
 ISSUES = {
     "technical": [
@@ -155,6 +181,16 @@ CUSTOMER_ANSWERS = [
     "Done. The lights are green now but it is still slow.",
     "Here is the statement you asked for.",
 ]
+# CSAT on the closed tickets: the share of surveys answered, the ratings' weights (5 down to 1) and what people say.
+CSAT_ANSWERED = 0.7
+CSAT_WEIGHTS = [44, 28, 10, 10, 8]
+CSAT_COMMENTS = {
+    5: ["Fixed on the first call, thank you!", "Very helpful and quick.", ""],
+    4: ["Good, but it took a couple of days.", "Friendly and clear.", ""],
+    3: ["It works now, but I had to explain it twice.", ""],
+    2: ["Three contacts before anyone understood the problem.", "Slow, and nobody called me back."],
+    1: ["Days without internet and no updates at all.", "I was charged twice and had to chase the refund."],
+}
 RESOLUTIONS = {
     "technical": [("fixed", "Line reset at the exchange; speed back to normal."),
                   ("workaround", "Fixed Wi-Fi channel set until the firmware update.")],
@@ -258,7 +294,9 @@ class Command(BaseCommand):
                 for n in range(tickets):
                     self.play(n)
                 self.quoting_someone_else()
+                self.csat()
                 escalation.scan()  # what the SLA schedule would have done: breaches, escalations
+                self.knowledge_base()
                 self.end_of_day()
         self.report(time.monotonic() - started)
 
@@ -878,12 +916,106 @@ class Command(BaseCommand):
                 setattr(row, name, moved(getattr(row, name)))
         queryset.model.objects.bulk_update(rows, fields, batch_size=200)
 
+    def knowledge_base(self) -> None:
+        """A few published articles (suggested for the demo's router, Wi-Fi, refund and moving tickets), and
+        one draft its agent wrote from a resolved ticket, waiting for a supervisor to publish it."""
+        reviewer = self.agents["supervisor"].user
+        for title, body, category, tags in KB_ARTICLES:
+            if not Article.objects.filter(title=title).exists():
+                kb.create_article(
+                    actor=reviewer,
+                    title=title,
+                    body=body,
+                    category=self.categories[category],
+                    tags=[self.tags[t] for t in tags],
+                    published=True,
+                )
+        source = (
+            Ticket.objects.filter(
+                status__in=[Status.RESOLVED, Status.CLOSED], resolution_type__in=["fixed", "workaround"]
+            )
+            .exclude(resolution_notes="")
+            .filter(assignee__isnull=False)
+            .select_related("assignee__user")
+            .order_by("-id")
+            .first()
+        )
+        if source is not None:  # written by the agent who resolved it
+            kb.create_article_from_ticket(ticket=source, actor=source.assignee.user)
+
     def end_of_day(self) -> None:
         admin = self.agents["admin"].user
         for username, presence in END_PRESENCE.items():
             set_presence(agent=self.agents[username], presence=presence, actor=admin)
         # The day's agents were at work until now: the session timeout counts from here, not from never.
         Agent.objects.filter(pk__in=[a.pk for a in self.agents.values()]).update(last_seen_at=timezone.now())
+
+    def csat(self) -> None:
+        """The closed tickets' CSAT surveys, as the survey task and the customers would have done them: each
+        sent on the customer's channel half an hour after closure (``send_survey``), most answered from the
+        link (``answer_survey``), good and bad — a 1 or 2 is routed to a senior agent of the team, and the
+        oldest such follow-up is done. Then moved to demo time like the stories, and the one-off schedules
+        closing made are removed (these surveys are already out)."""
+        rng, latest = self.rng, self.now - timedelta(minutes=1)
+        surveys = list(
+            CsatSurvey.objects.filter(state=CsatSurvey.State.SCHEDULED)
+            .select_related("ticket")
+            .order_by("id")
+        )
+        CsatSurvey.objects.filter(pk__in=[s.pk for s in surveys]).update(scheduled_for=self.now)
+        answers = {}
+        for survey in surveys:
+            if send_survey(survey_id=survey.pk) != "sent" or rng.random() >= CSAT_ANSWERED:
+                continue
+            rating = rng.choices([5, 4, 3, 2, 1], CSAT_WEIGHTS)[0]
+            comment = rng.choice(CSAT_COMMENTS[rating])
+            answer_survey(token=make_token(SURVEY, survey.pk), rating=rating, comment=comment)
+            answers[survey.pk] = rating
+
+        # Demo time: sent CSAT_DELAY after the (back-dated) closure, answered minutes to a day later.
+        delay = timedelta(minutes=settings.HELPDESK["CSAT_DELAY_MINUTES"])
+        rows = list(CsatSurvey.objects.filter(pk__in=[s.pk for s in surveys]).select_related("ticket"))
+        when = {}
+        for survey in rows:
+            sent = min(survey.ticket.closed_at + delay, latest)
+            answered = min(sent + timedelta(minutes=rng.uniform(5, 24 * 60)), latest)
+            when[survey.pk] = (sent, answered)
+            survey.scheduled_for = survey.sent_at = sent
+            survey.expires_at = sent + timedelta(days=settings.HELPDESK["CSAT_LINK_DAYS"])
+            if survey.pk in answers:
+                survey.answered_at = answered
+        CsatSurvey.objects.bulk_update(rows, ["scheduled_for", "sent_at", "expires_at", "answered_at"], 200)
+        messages = [s for s in rows if s.message_id]
+        for survey in messages:
+            Message.objects.filter(pk=survey.message_id).update(
+                sent_at=when[survey.pk][0], delivery_status=Message.DeliveryStatus.SENT
+            )
+        events = TicketEvent.objects.filter(
+            ticket_id__in=[s.ticket_id for s in rows], kind__startswith="csat_"
+        )
+        for event in events.exclude(kind="csat_follow_up_done"):
+            sent, answered = when.get(event.data.get("survey"), (None, None))
+            if sent is not None:
+                event.created_at = sent if event.kind == "csat_sent" else answered
+                event.save(update_fields=["created_at"])
+        follow_ups = list(CsatFollowUp.objects.filter(survey_id__in=answers).order_by("survey_id"))
+        for follow_up in follow_ups:
+            follow_up.created_at = when[follow_up.survey_id][1]
+        CsatFollowUp.objects.bulk_update(follow_ups, ["created_at"], 200)
+        oldest = min(follow_ups, key=lambda f: f.created_at, default=None)
+        if oldest is not None and oldest.assignee is not None:
+            close_follow_up(
+                follow_up=oldest,
+                actor=oldest.assignee.user,
+                outcome="Called the customer, apologised for the delay and credited one month.",
+            )
+            done = min(oldest.created_at + timedelta(hours=2), latest)
+            CsatFollowUp.objects.filter(pk=oldest.pk).update(done_at=done)
+            TicketEvent.objects.filter(ticket_id=oldest.ticket_id, kind="csat_follow_up_done").update(
+                created_at=done
+            )
+        demo_surveys = [f"csat survey {s.pk}" for s in surveys]
+        transaction.on_commit(lambda: Schedule.objects.filter(name__in=demo_surveys).delete())
 
     # --- the summary ---------------------------------------------------------------------------------
 
