@@ -291,3 +291,11 @@ def test_a_refused_action_leaves_nothing_and_other_rules_still_run(back_office):
     ticket.refresh_from_db()
     assert ticket.team.slug == "front-office" and tagged(ticket)
     assert list(RuleFiring.objects.filter(ticket=ticket).values_list("rule__name", flat=True)) == ["tagger"]
+
+
+def test_later_rules_see_what_earlier_ones_changed():
+    ticket = TicketFactory(subject="Total outage")
+    make_rule(name="raise", order=1, keywords="outage", action=Rule.Action.SET_PRIORITY, new_priority=1)
+    make_rule(name="tag P1", order=2, priority=1)
+    assert rules.apply(ticket, rules.CREATED) == 2
+    assert tagged(ticket)

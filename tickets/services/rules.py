@@ -308,10 +308,24 @@ def apply(
     ctx = Context(
         trigger, now or timezone.now(), text=text, channel=channel, not_duplicate_of=not_duplicate_of
     )
+    candidates = rules_for(trigger)
+    if not candidates:
+        return 0
+
+    def load() -> Ticket:
+        return Ticket.objects.select_related("team", "customer", "reference", "category").get(pk=pk)
+
+    # Each rule is checked first without the lock (one that does not match costs no query), then under it.
+    current = load()
+    done = set(RuleFiring.objects.filter(ticket_id=pk).values_list("rule_id", flat=True))
     fired = 0
-    for rule in rules_for(trigger):
+    for rule in candidates:
+        if rule.pk in done or why_matches(rule, current, ctx) is None:
+            continue
         try:
-            fired += fire(rule, pk, ctx)
+            if fire(rule, pk, ctx):
+                fired += 1
+                current = load()  # later rules see what this one changed
         except HelpdeskError as exc:
             log.warning("rule %s on ticket %s: %s", rule.pk, pk, exc)
     return fired
