@@ -74,8 +74,9 @@ def _log_in_on(page: Page, base_url: str, username: str, password: str) -> None:
     page.goto(f"{base_url}/login/")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    # The form's POST always navigates (to the start page, or the form again with the reason): wait for it.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
 
 
 @pytest.fixture

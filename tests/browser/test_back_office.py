@@ -74,7 +74,7 @@ def test_a_back_office_agent_works_an_escalated_ticket_from_the_queue(
 
     # Take next: the most urgent queued ticket of his team; looking at it opens it.
     page.get_by_role("button", name="Take next").click()
-    expect(page.get_by_role("status").first).to_contain_text(f"You took {t1.number}")
+    expect(page.locator(".messages")).to_contain_text(f"You took {t1.number}")
     expect(status_badge(page)).to_have_text("Open")
     expect(page.locator("#ticket-header")).to_contain_text("Escalated")
     timeline = page.locator(".timeline")
@@ -108,7 +108,7 @@ def test_a_back_office_agent_works_an_escalated_ticket_from_the_queue(
     escalate.get_by_label("Reason").fill("Fault is in the street cabinet")
     escalate.get_by_role("button", name="Escalate").click()
     expect(page).to_have_url(f"{live_server.url}/queue/")
-    expect(page.get_by_role("status").first).to_contain_text(f"{t1.number} is escalated.")
+    expect(page.locator(".messages")).to_contain_text(f"{t1.number} is escalated.")
     expect(page.locator("#queue-rows tr", has_text=t1.number)).to_have_count(0)
     screenshot("escalated-away")
 

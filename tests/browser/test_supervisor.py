@@ -54,7 +54,7 @@ def test_a_supervisor_raises_a_limit_and_reassigns_from_the_board(
     row.get_by_label("to", exact=True).select_option(str(olga.pk))
     row.get_by_placeholder("Reason").fill("Frank is at the dentist")
     row.get_by_role("button", name="Reassign").click()
-    page.wait_for_load_state()
+    expect(page.locator(".messages")).to_contain_text(f"{ticket.number} is reassigned to {olga}.")
     screenshot("reassigned")
 
     ticket = Ticket.objects.get(pk=ticket.pk)

@@ -306,3 +306,22 @@ def test_notes_of_other_teams_stay_hidden_both_ways_and_supervisors_see_all(
     html = client.get(url).content.decode()
     assert "Front office note" in html and "Back office note" not in html
     assert "1 internal note of another team not shown" in html
+
+
+@pytest.mark.parametrize("who", IN_SIGHT)
+def test_the_workspace_and_an_action_cost_a_bounded_number_of_queries_for_every_role(
+    client, tickets, people, who, django_assert_max_num_queries
+):
+    """Each role sees other forms (a supervisor's reassign lists the team's agents with their load): still a
+    fixed handful of queries, and an htmx action answers with the fresh workspace within the same bound."""
+    ticket = tickets["ticket"]
+    client.force_login(people[who].user)
+    url = reverse("desk:ticket", args=[ticket.pk])
+    client.get(url)  # the session and content types, once
+    with django_assert_max_num_queries(28):
+        assert client.get(url).status_code == 200
+    with django_assert_max_num_queries(36):
+        response = client.post(
+            reverse("desk:ticket_note", args=[ticket.pk]), {"body": "Checked"}, HTTP_HX_REQUEST="true"
+        )
+    assert response.status_code == 200 and "Note added." in response.content.decode()

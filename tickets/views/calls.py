@@ -66,7 +66,9 @@ class CallForm(forms.Form):
                     "hx-target": "#caller-match",
                     "hx-swap": "outerHTML",
                     "hx-include": ", ".join(f"#id_{n}" for n in self.LOOKUP),
-                    "hx-sync": "closest form:replace",
+                    # One look-up at a time, the latest waiting its turn: "replace" aborted the one under
+                    # way whenever the agent typed on or left the field, and htmx logs each abort as an error.
+                    "hx-sync": "closest form:queue last",
                 }
             )
 
