@@ -58,11 +58,20 @@ def big_ticket(owner: Agent, messages: int):
             for n in range(0, messages, 40)
         ]
     )
-    Note.objects.bulk_create([Note(ticket=ticket, author=owner, body=f"Note {n}") for n in range(12)])
+    notes = Note.objects.bulk_create([Note(ticket=ticket, author=owner, body=f"Note {n}") for n in range(12)])
+    for n, note in enumerate(notes):  # spread over the ticket's life, like the events
+        note.created_at = now - timedelta(minutes=messages - 15 * n - 7)
+    Note.objects.bulk_update(notes, ["created_at"])
     TicketEvent.objects.bulk_create(
         [
-            TicketEvent(ticket=ticket, kind="priority", from_value="P3", to_value="P2", created_at=now)
-            for _ in range(40)
+            TicketEvent(
+                ticket=ticket,
+                kind="priority",
+                from_value="P3",
+                to_value="P2",
+                created_at=now - timedelta(minutes=messages - 5 * n - 3),
+            )
+            for n in range(40)
         ]
     )
     return ticket
@@ -78,7 +87,7 @@ def test_a_200_message_workspace_costs_what_a_small_one_does(client, supervisor,
         assert response.status_code == 200
         counts[ticket.pk] = len(ctx.captured_queries)
     assert "Message 199" in response.content.decode()
-    assert counts[big.pk] == counts[small.pk] <= 26
+    assert counts[big.pk] == counts[small.pk] <= 28
 
 
 def test_the_reassign_list_counts_active_tickets_only_in_one_query(client, supervisor, agent, other_agent):
@@ -116,3 +125,18 @@ def test_routing_and_the_board_read_the_same_load(supervisor, agent, front_offic
     assert candidates[agent.pk] == 1 and candidates[idle.pk] == 0
     board = {a.pk: a.load for a in board_agents([front_office.pk])}
     assert board[agent.pk] == 1 and board[idle.pk] == 0
+
+
+def test_the_timeline_shows_its_latest_entries_and_the_rest_on_request(client, agent):
+    ticket = big_ticket(agent, 200)
+    client.force_login(agent.user)
+    html = client.get(reverse("desk:ticket", args=[ticket.pk])).content.decode()
+    # 200 messages, 12 notes, 40 events; the latest 50 entries are shown, the interactions count them all.
+    assert "252 entries" in html and "Show the 202 earlier entries" in html
+    assert "Message 199" in html and ">Message 150<" not in html and "Message 0<" not in html
+    assert re.search(r"case \d+ · 34 messages", html) and re.search(r"case \d+ · 33 messages", html)
+    full = client.get(reverse("desk:ticket", args=[ticket.pk]), {"timeline": "all"}).content.decode()
+    assert "Message 0<" in full and "Message 199" in full and "earlier entr" not in full
+    small = TicketFactory(status=Status.OPEN, assignee=agent)
+    small = client.get(reverse("desk:ticket", args=[small.pk])).content.decode()
+    assert "earlier entr" not in small

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Prefetch
+from django.db.models import Count, Max, Prefetch
 from django.utils import timezone
 
 from tickets import lifecycle
@@ -26,6 +26,10 @@ from tickets.services.editing import may_edit
 AT_RISK_SHARE = 0.2
 # The customer panel lists this many of the customer's other tickets, newest first.
 OTHER_TICKETS = 8
+# The timeline shows its latest entries (the recent story is what an agent works from); the earlier ones are
+# one click away (``full_timeline``). Rendering the entries is most of a big ticket's page: 200 messages,
+# notes and events cost 15-20 times the floor page (bench/workspace.py), of which the database 3 ms.
+TIMELINE_LATEST = 50
 # History entries that the timeline already shows as what they are about (the message, the note).
 SHOWN_ELSEWHERE = frozenset({"note", "reply"})
 # What a reply can go out on, for each kind of address a customer has (voice has no written reply).
@@ -309,6 +313,9 @@ class Workspace:
     default_channel: str
     canned: list
     tags: list[Tag] = field(default_factory=list)
+    # Entries in all, and how many earlier ones ``timeline`` leaves out (see TIMELINE_LATEST).
+    timeline_total: int = 0
+    timeline_earlier: int = 0
 
     @property
     def number(self) -> str:
@@ -360,8 +367,9 @@ def reply_channels(ticket: Ticket, cases: list[Case], identities: list[CustomerI
     return choices, default
 
 
-def workspace(*, ticket: Ticket, user, now: datetime | None = None) -> Workspace:
-    """Everything the workspace shows of ``ticket`` (fetched by ``ticket_for_workspace``) to ``user``."""
+def workspace(*, ticket: Ticket, user, now: datetime | None = None, full_timeline: bool = False) -> Workspace:
+    """Everything the workspace shows of ``ticket`` (fetched by ``ticket_for_workspace``) to ``user``: the
+    timeline's latest ``TIMELINE_LATEST`` entries, or all of them with ``full_timeline``."""
     now = now or timezone.now()
     rel = relations(user, ticket)
     admin = is_admin(user)
@@ -372,28 +380,34 @@ def workspace(*, ticket: Ticket, user, now: datetime | None = None) -> Workspace
         .order_by("created_at", "id")
     )
     case_of = {c.interaction_id: c for c in cases}
-    messages = list(
-        Message.objects.filter(interaction__case__ticket=ticket)
-        .select_related("author__user")
-        .prefetch_related("attachments")
-        .order_by("sent_at", "id")
-    )
+    on_ticket = Message.objects.filter(interaction__case__ticket=ticket)
+    # Each interaction's message count and latest message, from the database: the timeline may not hold all.
+    per_interaction = {
+        row["interaction_id"]: row
+        for row in on_ticket.order_by().values("interaction_id").annotate(n=Count("id"), last=Max("sent_at"))
+    }
+    shown = on_ticket.select_related("author__user").prefetch_related("attachments")
+    if full_timeline:
+        messages = list(shown.order_by("sent_at", "id"))
+    else:
+        # The latest of each kind (messages, events) hold the latest entries of all.
+        messages = list(shown.order_by("-sent_at", "-id")[:TIMELINE_LATEST])[::-1]
     notes = list(
         Note.objects.filter(ticket=ticket)
         .select_related("author__user")
         .prefetch_related("author__teams")
         .order_by("created_at", "id")
     )
-    events = list(
-        TicketEvent.objects.filter(ticket=ticket).select_related("actor").order_by("created_at", "id")
-    )
+    history = TicketEvent.objects.filter(ticket=ticket).exclude(kind__in=SHOWN_ELSEWHERE)
+    if full_timeline:
+        events = list(history.select_related("actor").order_by("created_at", "id"))
+        events_total = len(events)
+    else:
+        events = list(history.select_related("actor").order_by("-created_at", "-id")[:TIMELINE_LATEST])[::-1]
+        events_total = history.count()
 
     items: list[TimelineItem] = []
-    counts: dict[int, int] = {}
-    last_at: dict[int, datetime] = {}
     for m in messages:
-        counts[m.interaction_id] = counts.get(m.interaction_id, 0) + 1
-        last_at[m.interaction_id] = max(last_at.get(m.interaction_id, m.sent_at), m.sent_at)
         if m.channel == Channel.VOICE:
             summary, recording = call_summary(m.meta)
             items.append(
@@ -413,6 +427,10 @@ def workspace(*, ticket: Ticket, user, now: datetime | None = None) -> Workspace
         if e.kind not in SHOWN_ELSEWHERE:
             items.append(TimelineItem("event", e.created_at, e, text=describe_event(e)))
     items.sort(key=lambda i: i.sort_key)
+    notes_shown = len(items) - len(messages) - len(events)
+    entries = sum(row["n"] for row in per_interaction.values()) + notes_shown + events_total
+    if not full_timeline:
+        items = items[-TIMELINE_LATEST:]
 
     customer = ticket.customer
     identities = list(CustomerIdentity.objects.filter(customer=customer).order_by("channel", "address"))
@@ -441,7 +459,11 @@ def workspace(*, ticket: Ticket, user, now: datetime | None = None) -> Workspace
         customer_ticket_count=total,
         timeline=items,
         interactions=[
-            InteractionRow(c, counts.get(c.interaction_id, 0), last_at.get(c.interaction_id, c.created_at))
+            InteractionRow(
+                c,
+                per_interaction.get(c.interaction_id, {}).get("n", 0),
+                per_interaction.get(c.interaction_id, {}).get("last") or c.created_at,
+            )
             for c in cases
         ],
         hidden_notes=hidden,
@@ -449,6 +471,8 @@ def workspace(*, ticket: Ticket, user, now: datetime | None = None) -> Workspace
         default_channel=default,
         canned=list(canned_responses_for(ticket)),
         tags=list(ticket.tags.all()),
+        timeline_total=entries,
+        timeline_earlier=entries - len(items),
     )
 
 

@@ -118,7 +118,10 @@ def _reply_channels(ws, submitted: str = "") -> list[tuple[str, str]]:
 
 
 def _context(request, ticket: Ticket, *, bound: dict | None = None, open_form: str = "", sent: str = ""):
-    ws = ws_selectors.workspace(ticket=ticket, user=request.user)
+    # "?timeline=all": every entry of the timeline, not only the latest (the workspace's "show earlier" link).
+    ws = ws_selectors.workspace(
+        ticket=ticket, user=request.user, full_timeline=request.GET.get("timeline") == "all"
+    )
     bound = dict(bound or {})
     for key, form in bound.items():
         extra = {}
