@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from tickets.errors import HelpdeskError
@@ -185,6 +185,12 @@ def _save_priority(t: Ticket, priority: int, now: datetime) -> Done | None:
     return Done(f"priority P{before} → P{priority}", f"P{before}", f"P{priority}")
 
 
+def _touch(t: Ticket, now: datetime, **fields) -> None:
+    """A change without a lifecycle move: like an agent's edit, it bumps the version (a screen showing the
+    ticket before it is stale)."""
+    Ticket.objects.filter(pk=t.pk).update(updated_at=now, version=F("version") + 1, **fields)
+
+
 def _act(rule: Rule, t: Ticket, ctx: Context, reason: str) -> Done | None:
     """Carry out the rule's action on the locked ticket; None when it would change nothing."""
     A = Rule.Action
@@ -197,13 +203,13 @@ def _act(rule: Rule, t: Ticket, ctx: Context, reason: str) -> Done | None:
             if t.tags.filter(pk=rule.tag_id).exists():
                 return None
             t.tags.add(rule.tag_id)
-            Ticket.objects.filter(pk=t.pk).update(updated_at=ctx.now)
+            _touch(t, ctx.now)
             return Done(f"tag {rule.tag.name} added", "", rule.tag.name)
         case A.SET_CATEGORY:
             if t.category_id == rule.category_id:
                 return None
             before = t.category.name if t.category_id else ""
-            Ticket.objects.filter(pk=t.pk).update(category=rule.category_id, updated_at=ctx.now)
+            _touch(t, ctx.now, category=rule.category_id)
             return Done(f"category {rule.category.name}", before, rule.category.name)
         case A.TRANSFER:
             if t.team_id == rule.to_team_id or not transitions.lifecycle.allowed_from("transfer", t.status):
@@ -359,7 +365,8 @@ def after_change(ticket: Ticket) -> None:
     if _acting.get():
         return
     pk = ticket.pk
-    transaction.on_commit(lambda: ticket_changed(pk))
+    # robust: a rule that fails is logged; the change it followed is committed and stands.
+    transaction.on_commit(lambda: ticket_changed(pk), robust=True)
 
 
 def sweep(now: datetime | None = None) -> int:
