@@ -5,6 +5,7 @@ PostgreSQL (``postgres://…``) is the production database and CI's.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "django_tables2",
     "django_q",
     "anymail",
+    "axes",
     "helpdesk",
     "tickets",
     "channels_intake",
@@ -61,6 +63,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "tickets.middleware.LastSeenMiddleware",  # presence by session timeout: last seen, once a minute at most
+    "helpdesk.security.DenialLogMiddleware",  # every 403 to the helpdesk.security log
+    "axes.middleware.AxesMiddleware",  # log-in throttling: a locked-out log-in gets the lockout page (429)
 ]
 
 ROOT_URLCONF = "helpdesk.urls"
@@ -120,6 +124,23 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "/media-not-served/"  # attachments are served only through an access-checked view
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 
+# Log-in throttling (django-axes): after HELPDESK_LOGIN_FAILURE_LIMIT wrong passwords for one username from
+# one client address, that pair is locked out for HELPDESK_LOGIN_COOLOFF_MINUTES (the log-in page says so,
+# 429). Counted in the database, so every web process shares the count; a success resets it.
+# `manage.py axes_reset_username NAME` unlocks early.
+AUTHENTICATION_BACKENDS = [
+    "helpdesk.security.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("HELPDESK_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("HELPDESK_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # a guesser cannot lock an agent out everywhere
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "helpdesk.security.locked_out"
+AXES_CLIENT_IP_CALLABLE = "channels_intake.portal.limits.client_ip"  # the same client address as /support/
+AXES_VERBOSE = False
+CSRF_FAILURE_VIEW = "helpdesk.security.csrf_failure"
+
 LOGIN_URL = "desk:login"
 LOGIN_REDIRECT_URL = "desk:home"
 LOGOUT_REDIRECT_URL = "desk:login"
@@ -144,6 +165,8 @@ if not DEBUG and env_bool("HTTPS", False):
     SECURE_SSL_REDIRECT = True
     SECURE_HSTS_SECONDS = 31536000
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # Allows submitting the domain to the browsers' HSTS preload list (check --deploy asks for it).
+    SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # django-q2: the ORM broker by default (no extra service); REDIS_URL switches to Redis.
@@ -273,6 +296,8 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         # django-q logs every enqueue at INFO: one line per ticket change is noise, not news.
         "django-q": {"level": os.environ.get("Q_LOG_LEVEL", "WARNING")},
+        # django-axes logs every successful log-in at INFO; failures and lockouts are WARNINGs.
+        "axes": {"level": "WARNING"},
     },
 }
 

@@ -6,10 +6,15 @@ may take an action; this module works out the relations between a user and a tic
 
 from __future__ import annotations
 
+import logging
+
 from django.db.models import Q, QuerySet
 
 from tickets import lifecycle
-from tickets.models import Agent, Article, Ticket
+from tickets.models import Agent, Article, Attachment, Note, Ticket
+
+# Every refusal is written here (user, path, reason): the log a security review or an alert reads.
+security_log = logging.getLogger("helpdesk.security")
 
 
 def agent_of(user) -> Agent | None:
@@ -113,4 +118,50 @@ def can(user, action: str, ticket: Ticket) -> bool:
     """May ``user`` take ``action`` on ``ticket`` now (role and state)?"""
     return lifecycle.allowed_from(action, ticket.status) and lifecycle.allowed_for(
         action, relations(user, ticket)
+    )
+
+
+def can_see_note(user, note: Note, ticket: Ticket) -> bool:
+    """Internal notes: agents never see another team's notes, unless the ticket was escalated to them.
+
+    ``ticket`` is a ticket the user may see (the note's); a note without an author (the system's) is the
+    ticket's own. Prefetch ``author__teams`` when checking many notes.
+    """
+    if is_admin(user) or note.author_id is None:
+        return True
+    agent = agent_of(user)
+    if agent is None or not can_view(user, ticket):
+        return False
+    if note.author_id == agent.pk:
+        return True
+    mine = team_ids(agent)
+    if ticket.escalated and ticket.team_id in mine:
+        return True
+    return any(t.pk in mine for t in note.author.teams.all())
+
+
+def visible_attachments(user) -> QuerySet[Attachment]:
+    """Files a user may download: those of the messages on the tickets they may see (nothing else)."""
+    return Attachment.objects.filter(message__interaction__case__ticket__in=visible_tickets(user))
+
+
+def describe_user(user) -> str:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return "anonymous"
+    return f"{user.get_username()} (id {user.pk})"
+
+
+def log_denial(request, reason: str, *, status: int = 403) -> None:
+    """One line per refusal: who, what, why. Called where a view refuses; the middleware
+    ``helpdesk.security.DenialLogMiddleware`` writes one for every other 403."""
+    if getattr(request, "_denial_logged", False):
+        return
+    request._denial_logged = True
+    security_log.warning(
+        "denied status=%s user=%s method=%s path=%s reason=%s",
+        status,
+        describe_user(getattr(request, "user", None)),
+        request.method,
+        request.get_full_path(),
+        reason,
     )

@@ -305,7 +305,9 @@ def test_attachments_download_only_through_their_ticket(client, story, agent):
         response["Content-Disposition"].startswith("attachment;")
         and "router.jpg" in response["Content-Disposition"]
     )
-    assert response["Content-Type"] == "application/octet-stream"
+    # The stored type, never sniffed into something else (tests/security has every role's refusals).
+    assert response["Content-Type"] == "image/jpeg"
+    assert response["X-Content-Type-Options"] == "nosniff"
     assert b"".join(response.streaming_content) == b"\xff\xd8jpeg"
     assert client.get(reverse("desk:ticket_attachment", args=[other.pk, attachment.pk])).status_code == 404
 

@@ -17,7 +17,7 @@ from tickets import lifecycle
 from tickets.channels import AddressKind, Channel
 from tickets.models import Case, CustomerIdentity, Message, Note, Reference, Tag, Ticket, TicketEvent
 from tickets.models.tickets import ResolutionType
-from tickets.permissions import agent_of, is_admin, relations, team_ids, visible_tickets
+from tickets.permissions import can_see_note, relations, visible_tickets
 from tickets.services.canned import canned_responses_for
 from tickets.services.editing import may_edit
 
@@ -334,21 +334,6 @@ def ticket_for_workspace(*, user, pk: int) -> Ticket:
     )
 
 
-def _note_visible(note: Note, *, user, ticket: Ticket, admin: bool) -> bool:
-    """Agents never see another team's internal notes, unless the ticket was escalated to them (issue 5)."""
-    if admin or note.author_id is None:
-        return True
-    agent = agent_of(user)
-    if agent is None:
-        return False
-    if note.author_id == agent.pk:
-        return True
-    mine = team_ids(agent)
-    if ticket.escalated and ticket.team_id in mine:
-        return True
-    return any(t.pk in mine for t in note.author.teams.all())
-
-
 def reply_channels(ticket: Ticket, cases: list[Case], identities: list[CustomerIdentity]) -> tuple[list, str]:
     """The written channels a reply can go out on, and the default: the latest interaction's channel
     (the same choice ``replies.reply`` makes when it is given none), else the latest written one."""
@@ -372,7 +357,6 @@ def workspace(*, ticket: Ticket, user, now: datetime | None = None, full_timelin
     timeline's latest ``TIMELINE_LATEST`` entries, or all of them with ``full_timeline``."""
     now = now or timezone.now()
     rel = relations(user, ticket)
-    admin = is_admin(user)
 
     cases = list(
         Case.objects.filter(ticket=ticket)
@@ -419,7 +403,7 @@ def workspace(*, ticket: Ticket, user, now: datetime | None = None, full_timelin
             items.append(TimelineItem("message", m.sent_at, m, case=case_of.get(m.interaction_id)))
     hidden = 0
     for n in notes:
-        if _note_visible(n, user=user, ticket=ticket, admin=admin):
+        if can_see_note(user, n, ticket):
             items.append(TimelineItem("note", n.created_at, n))
         else:
             hidden += 1

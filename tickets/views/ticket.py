@@ -35,7 +35,7 @@ from tickets.forms import (
 )
 from tickets.lifecycle import Status
 from tickets.models import Attachment, CannedResponse, Case, Ticket
-from tickets.permissions import relations, team_ids
+from tickets.permissions import log_denial, relations, team_ids, visible_attachments
 from tickets.selectors import triage
 from tickets.selectors import workspace as ws_selectors
 from tickets.services import audit, editing, priority, transitions
@@ -75,6 +75,9 @@ def _ticket(request, pk: int) -> Ticket:
     try:
         return ws_selectors.ticket_for_workspace(user=request.user, pk=pk)
     except Ticket.DoesNotExist:
+        # Another team's ticket answers like a missing one (numbers are guessable), but is logged as a denial.
+        if Ticket.objects.filter(pk=pk).exists():
+            log_denial(request, f"ticket {pk} is not one this user may see", status=404)
         raise Http404("No such ticket, or not one you may see.") from None
 
 
@@ -267,15 +270,20 @@ def attachment(request, pk: int, attachment_pk: int):
     """A file of a message on this ticket, always as a download (never rendered by the browser)."""
     ticket = _ticket(request, pk)
     try:
-        found = Attachment.objects.get(pk=attachment_pk, message__interaction__case__ticket=ticket)
+        found = visible_attachments(request.user).get(
+            pk=attachment_pk, message__interaction__case__ticket=ticket
+        )
     except Attachment.DoesNotExist:
         raise Http404("No such attachment on this ticket.") from None
-    return FileResponse(
+    response = FileResponse(
         found.file.open("rb"),
-        as_attachment=True,
+        as_attachment=True,  # Content-Disposition: attachment, whatever the type
         filename=found.filename,
-        content_type="application/octet-stream",
+        content_type=found.content_type or "application/octet-stream",
     )
+    # The stored type (checked by content at intake), and no sniffing a different one out of the bytes.
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 # Acting ----------------------------------------------------------------------------------------------------
