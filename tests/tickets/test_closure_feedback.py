@@ -388,3 +388,17 @@ def test_notes_are_never_part_of_what_the_customer_is_sent(agent):
     Note.objects.create(ticket=ticket, author=agent, body="SECRET internal")
     transitions.close(ticket=ticket, actor=agent.user, **RESOLUTION)
     assert "SECRET" not in outbound(ticket, "closure").get().body
+
+
+def test_the_workspace_history_says_what_the_customer_was_told_and_how_they_rated(
+    closed_ticket, front_office
+):
+    from tickets.selectors.workspace import describe_event
+
+    AgentFactory(user__username="sara", teams=[front_office], is_senior=True)
+    csat.answer_survey(token=sent_token(closed_ticket), rating=1)
+    said = {e.kind: describe_event(e) for e in TicketEvent.objects.filter(ticket=closed_ticket)}
+    assert said["close"].endswith("; told the customer on WhatsApp")
+    assert said["csat_sent"] == "sent the satisfaction survey on WhatsApp"
+    assert said["csat_answered"] == "got the customer's rating: 1/5"
+    assert said["csat_follow_up"] == "opened a follow-up of the rating for sara"

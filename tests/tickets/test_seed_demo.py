@@ -11,7 +11,18 @@ from django.utils import timezone
 from channels_intake.models import InboundEvent
 from tickets.channels import Channel
 from tickets.lifecycle import ACTIVE_STATUSES, TRANSITIONS, Status
-from tickets.models import Agent, Customer, CustomerConflict, Interaction, Message, Team, Ticket, TicketEvent
+from tickets.models import (
+    Agent,
+    CsatFollowUp,
+    CsatSurvey,
+    Customer,
+    CustomerConflict,
+    Interaction,
+    Message,
+    Team,
+    Ticket,
+    TicketEvent,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -103,6 +114,15 @@ def test_seed_demo_builds_a_believable_help_desk_once(capsys):
         assert events[0] == "created", events
         assert ticket.closed_at >= ticket.created_at
     assert not Message.objects.filter(direction="out", delivery_status="queued").exists()
+
+    # CSAT for the dashboards: answered surveys, good and bad, in demo time; the bad ones with a senior agent.
+    answered = CsatSurvey.objects.filter(state="answered").select_related("ticket")
+    assert answered.filter(rating__gte=4).exists() and answered.filter(rating__lte=2).exists()
+    assert all(s.ticket.closed_at < s.sent_at <= s.answered_at < now for s in answered)
+    follow_ups = CsatFollowUp.objects.select_related("assignee", "survey")
+    assert follow_ups.count() == answered.filter(rating__lte=2).count()
+    assert all(f.assignee.is_senior for f in follow_ups) and follow_ups.filter(state="done").exists()
+    assert not TicketEvent.objects.filter(kind__startswith="csat_", created_at__gt=now).exists()
 
     # The demo's agents were at work until now: the session timeout does not sweep them out at once.
     from tickets.services.routing import time_out_idle_agents

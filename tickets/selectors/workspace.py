@@ -151,6 +151,29 @@ def _resolution(value: str) -> str:
         return value.replace("_", " ")
 
 
+# Closure and feedback (tickets.services.csat): what the survey and its follow-up did.
+CSAT_EVENTS = {
+    "csat_sent": "sent the satisfaction survey on {channel}",
+    "csat_not_sent": "could not send the satisfaction survey",
+    "csat_answered": "got the customer's rating: {to}",
+    "csat_follow_up": "opened a follow-up of the rating for {to}",
+    "csat_follow_up_done": "finished the follow-up of the customer's rating",
+}
+
+
+def _channel(value) -> str:
+    return Channel(value).label if value in Channel.values else "their channel"
+
+
+def _told(d: dict) -> str:
+    """What resolving or closing told the customer (tickets.services.verification / closure)."""
+    if d.get("asked_on"):
+        return f"; asked the customer to confirm on {_channel(d['asked_on'])}"
+    if d.get("notified_on"):
+        return f"; told the customer on {_channel(d['notified_on'])}"
+    return ""
+
+
 def describe_event(e: TicketEvent) -> str:
     """One history entry as a sentence without its actor: "resolved it (open → resolved)"."""
     d = e.data or {}
@@ -211,7 +234,11 @@ def describe_event(e: TicketEvent) -> str:
         return "edited " + ", ".join(d.get("fields", [])) if d.get("fields") else "edited it"
     if kind in PAST:
         extra = f" as {_resolution(d['resolution_type'])}" if d.get("resolution_type") else ""
-        return f"{PAST[kind]}{extra}{moved}"
+        return f"{PAST[kind]}{extra}{moved}{_told(d)}"
+    if kind in CSAT_EVENTS:
+        return CSAT_EVENTS[kind].format(
+            channel=_channel(d.get("channel")), to=e.to_value or "the supervisors"
+        )
     if kind in lifecycle.TRANSITIONS:
         return f"{lifecycle.TRANSITIONS[kind].label.lower()}{moved}"
     return f"{kind.replace('_', ' ')}{moved}"

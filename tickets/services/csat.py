@@ -260,7 +260,12 @@ def open_follow_up(*, survey: CsatSurvey) -> CsatFollowUp:
             kind="csat_follow_up",
             to_value=str(agent) if agent else "",
             reason=f"Rated {survey.rating}/5: follow-up for {agent or team} ({why}).",
-            data={"follow_up": follow_up.pk, "agent": agent.pk if agent else None, "rating": survey.rating},
+            data={
+                "follow_up": follow_up.pk,
+                "survey": survey.pk,
+                "agent": agent.pk if agent else None,
+                "rating": survey.rating,
+            },
         )
     return follow_up
 

@@ -27,11 +27,13 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
+from django_q.models import Schedule
 
 from channels_intake.adapters import cli
 from channels_intake.models import InboundEvent
@@ -56,12 +58,15 @@ from tickets.models import (
     Ticket,
     TicketEvent,
 )
+from tickets.models.csat import CsatFollowUp, CsatSurvey
 from tickets.routing import choose_agent
 from tickets.selectors.agents import active_assignment_count
 from tickets.selectors.queues import routing_candidates
 from tickets.services import escalation, kb, transitions
 from tickets.services import sla as sla_clocks
+from tickets.services.csat import answer_survey, close_follow_up, send_survey
 from tickets.services.imports import COLUMNS, import_customers
+from tickets.services.links import SURVEY, make_token
 from tickets.services.replies import add_note, reply
 from tickets.services.routing import set_presence
 from tickets.services.sla import apply_targets
@@ -176,6 +181,16 @@ CUSTOMER_ANSWERS = [
     "Done. The lights are green now but it is still slow.",
     "Here is the statement you asked for.",
 ]
+# CSAT on the closed tickets: the share of surveys answered, the ratings' weights (5 down to 1) and what people say.
+CSAT_ANSWERED = 0.7
+CSAT_WEIGHTS = [44, 28, 10, 10, 8]
+CSAT_COMMENTS = {
+    5: ["Fixed on the first call, thank you!", "Very helpful and quick.", ""],
+    4: ["Good, but it took a couple of days.", "Friendly and clear.", ""],
+    3: ["It works now, but I had to explain it twice.", ""],
+    2: ["Three contacts before anyone understood the problem.", "Slow, and nobody called me back."],
+    1: ["Days without internet and no updates at all.", "I was charged twice and had to chase the refund."],
+}
 RESOLUTIONS = {
     "technical": [("fixed", "Line reset at the exchange; speed back to normal."),
                   ("workaround", "Fixed Wi-Fi channel set until the firmware update.")],
@@ -279,6 +294,7 @@ class Command(BaseCommand):
                 for n in range(tickets):
                     self.play(n)
                 self.quoting_someone_else()
+                self.csat()
                 escalation.scan()  # what the SLA schedule would have done: breaches, escalations
                 self.knowledge_base()
                 self.end_of_day()
@@ -933,6 +949,73 @@ class Command(BaseCommand):
             set_presence(agent=self.agents[username], presence=presence, actor=admin)
         # The day's agents were at work until now: the session timeout counts from here, not from never.
         Agent.objects.filter(pk__in=[a.pk for a in self.agents.values()]).update(last_seen_at=timezone.now())
+
+    def csat(self) -> None:
+        """The closed tickets' CSAT surveys, as the survey task and the customers would have done them: each
+        sent on the customer's channel half an hour after closure (``send_survey``), most answered from the
+        link (``answer_survey``), good and bad — a 1 or 2 is routed to a senior agent of the team, and the
+        oldest such follow-up is done. Then moved to demo time like the stories, and the one-off schedules
+        closing made are removed (these surveys are already out)."""
+        rng, latest = self.rng, self.now - timedelta(minutes=1)
+        surveys = list(
+            CsatSurvey.objects.filter(state=CsatSurvey.State.SCHEDULED)
+            .select_related("ticket")
+            .order_by("id")
+        )
+        CsatSurvey.objects.filter(pk__in=[s.pk for s in surveys]).update(scheduled_for=self.now)
+        answers = {}
+        for survey in surveys:
+            if send_survey(survey_id=survey.pk) != "sent" or rng.random() >= CSAT_ANSWERED:
+                continue
+            rating = rng.choices([5, 4, 3, 2, 1], CSAT_WEIGHTS)[0]
+            comment = rng.choice(CSAT_COMMENTS[rating])
+            answer_survey(token=make_token(SURVEY, survey.pk), rating=rating, comment=comment)
+            answers[survey.pk] = rating
+
+        # Demo time: sent CSAT_DELAY after the (back-dated) closure, answered minutes to a day later.
+        delay = timedelta(minutes=settings.HELPDESK["CSAT_DELAY_MINUTES"])
+        rows = list(CsatSurvey.objects.filter(pk__in=[s.pk for s in surveys]).select_related("ticket"))
+        when = {}
+        for survey in rows:
+            sent = min(survey.ticket.closed_at + delay, latest)
+            answered = min(sent + timedelta(minutes=rng.uniform(5, 24 * 60)), latest)
+            when[survey.pk] = (sent, answered)
+            survey.scheduled_for = survey.sent_at = sent
+            survey.expires_at = sent + timedelta(days=settings.HELPDESK["CSAT_LINK_DAYS"])
+            if survey.pk in answers:
+                survey.answered_at = answered
+        CsatSurvey.objects.bulk_update(rows, ["scheduled_for", "sent_at", "expires_at", "answered_at"], 200)
+        messages = [s for s in rows if s.message_id]
+        for survey in messages:
+            Message.objects.filter(pk=survey.message_id).update(
+                sent_at=when[survey.pk][0], delivery_status=Message.DeliveryStatus.SENT
+            )
+        events = TicketEvent.objects.filter(
+            ticket_id__in=[s.ticket_id for s in rows], kind__startswith="csat_"
+        )
+        for event in events.exclude(kind="csat_follow_up_done"):
+            sent, answered = when.get(event.data.get("survey"), (None, None))
+            if sent is not None:
+                event.created_at = sent if event.kind == "csat_sent" else answered
+                event.save(update_fields=["created_at"])
+        follow_ups = list(CsatFollowUp.objects.filter(survey_id__in=answers).order_by("survey_id"))
+        for follow_up in follow_ups:
+            follow_up.created_at = when[follow_up.survey_id][1]
+        CsatFollowUp.objects.bulk_update(follow_ups, ["created_at"], 200)
+        oldest = min(follow_ups, key=lambda f: f.created_at, default=None)
+        if oldest is not None and oldest.assignee is not None:
+            close_follow_up(
+                follow_up=oldest,
+                actor=oldest.assignee.user,
+                outcome="Called the customer, apologised for the delay and credited one month.",
+            )
+            done = min(oldest.created_at + timedelta(hours=2), latest)
+            CsatFollowUp.objects.filter(pk=oldest.pk).update(done_at=done)
+            TicketEvent.objects.filter(ticket_id=oldest.ticket_id, kind="csat_follow_up_done").update(
+                created_at=done
+            )
+        demo_surveys = [f"csat survey {pk}" for pk in CsatSurvey.objects.values_list("pk", flat=True)]
+        transaction.on_commit(lambda: Schedule.objects.filter(name__in=demo_surveys).delete())
 
     # --- the summary ---------------------------------------------------------------------------------
 
