@@ -13,9 +13,10 @@ builds them again). Adds, once (``--rebuild-ticket`` to start again):
   twelve internal notes by agents of two teams, and 40 history events; its customer has 100 other tickets.
 
 Then, through the Django test client (middleware, session, templates: the whole request), the median and
-p95 of the workspace page as its owner, a supervisor and an admin, the header poll, and the floor (one
-ticket by primary key, a small template: ``bench/queue.py``'s) — and the queries of one workspace request
-with the slowest of them.
+p95 of the workspace page (the timeline's latest 50 entries) as its owner, a supervisor and an admin, the
+whole timeline (``?timeline=all``), the header poll, and the floor (one ticket by primary key, a small
+template: ``bench/queue.py``'s, timed again beside each page because the machine is shared) — and the
+queries of one workspace request with the database's own time for each (``EXPLAIN ANALYZE``).
 """
 
 from __future__ import annotations
@@ -336,12 +337,20 @@ def main() -> None:
         clients[who] = Client(SERVER_NAME="localhost")
         clients[who].force_login(user)
     page = f"/tickets/{ticket.pk}/"
+    # For comparison: one of the owner's open tickets with the background's two messages.
+    small = (
+        Ticket.objects.filter(assignee__user=users["owner"], status="open", cases__isnull=False)
+        .order_by("-id")
+        .values_list("pk", flat=True)[0]
+    )
     scenarios = [
         ("floor: one ticket by primary key", "owner", f"/floor/{ticket.pk}/"),
+        ("workspace, a 2-message ticket (owner)", "owner", f"/tickets/{small}/"),
         ("workspace, 200 messages (owner, back office)", "owner", page),
         ("workspace, 200 messages (supervisor, 2 teams)", "supervisor", page),
         ("workspace, 200 messages (admin)", "admin", page),
         ("workspace as its htmx partial (owner)", "owner", "htmx:" + page),
+        ("workspace, every timeline entry: ?timeline=all (owner)", "owner", page + "?timeline=all"),
         ("header poll (owner)", "owner", f"/tickets/{ticket.pk}/header/?seen={ticket.version}"),
     ]
     print(f"\nserver time through the test client, {args.repeat} requests each (ms):")
