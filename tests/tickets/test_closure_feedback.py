@@ -27,6 +27,7 @@ from tickets.models import (
     Verification,
     VerificationKeyword,
 )
+from tickets.selectors.customers import interaction_table
 from tickets.services import csat, links, transitions, verification
 from tickets.services.links import LinkProblem
 
@@ -190,8 +191,11 @@ def test_a_caller_is_notified_by_sms_on_the_same_number(agent):
     transitions.close(ticket=ticket, actor=agent.user, **RESOLUTION)
     notice = outbound(ticket, "closure").get()
     assert (notice.channel, notice.sender) == ("sms", PHONE)
-    # A notice on a new channel of a closed ticket leaves nothing open behind it.
-    assert not Interaction.objects.filter(case__ticket=ticket, status="open").exists()
+    # A notice is no contact: it opens no interaction (the per-unique-ID report counts interactions); it is
+    # kept in the call's conversation, and the outbox sends it by its own channel.
+    call = Interaction.objects.get(case__ticket=ticket)
+    assert (call.channel, call.status, notice.interaction_id) == ("voice", "closed", call.pk)
+    assert [row.contacts for row in interaction_table(ticket.customer)] == [1]
 
 
 def test_closing_requires_a_resolution_type_and_notes_and_writes_nothing_without(agent):

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.utils import timezone
-
 from tickets.channels import ADDRESS_KIND, AddressKind, Channel
 from tickets.lifecycle import Status
-from tickets.models import Case, CustomerIdentity, Interaction, Message, Ticket
+from tickets.models import CustomerIdentity, Interaction, Message, Ticket
 
 # Channels where the customer answers by typing a reply (a keyword); e-mail and the web form get a link.
 MESSAGING_CHANNELS = frozenset({Channel.WHATSAPP, Channel.SMS, Channel.SOCIAL, Channel.CHAT})
@@ -82,32 +80,14 @@ def customer_route(ticket: Ticket, *, closing: bool = False) -> Route | None:
     return Route(channel=channel, identity=identity, interaction=interaction)
 
 
-def _interaction_for(ticket: Ticket, route: Route, *, closed: bool) -> Interaction:
-    """The interaction to write in. A notice on a channel the ticket has no interaction on opens one (as an
-    agent's reply on a new channel does); on a closed ticket it is recorded closed, like the ticket's others."""
+def _interaction_for(ticket: Ticket, route: Route) -> Interaction | None:
+    """The conversation to write in: the ticket's own on the route's channel, else its latest one. A notice
+    never opens an interaction (an interaction is the customer reaching out: a notice must not count as a
+    contact in the per-unique-ID report), so an SMS after a phone call is kept in the call's conversation
+    with its own channel — the outbox sends a message by its channel and address."""
     if route.interaction is not None:
         return route.interaction
-    now = timezone.now()
-    interaction = Interaction.objects.create(
-        customer=ticket.customer,
-        identity=route.identity,
-        channel=route.channel,
-        started_at=now,
-        last_message_at=now,
-        status=Interaction.Status.CLOSED if closed else Interaction.Status.OPEN,
-        closed_at=now if closed else None,
-    )
-    Case.objects.create(
-        interaction=interaction,
-        ticket=ticket,
-        parent=ticket.cases.order_by("created_at", "id").first(),
-        link_rule=Case.LinkRule.MANUAL,
-        link_detail="the help desk wrote to the customer on the channel they last used",
-        status=Case.Status.CLOSED if closed else Case.Status.OPEN,
-        closed_at=now if closed else None,
-        created_at=now,
-    )
-    return interaction
+    return Interaction.objects.filter(case__ticket=ticket).order_by("-last_message_at", "-id").first()
 
 
 def notify(*, ticket: Ticket, kind: str, body: str, route: Route | None = None) -> Message | None:
@@ -115,17 +95,18 @@ def notify(*, ticket: Ticket, kind: str, body: str, route: Route | None = None) 
     reached in writing (the caller records that on the ticket's history)."""
     from tickets.services.replies import queue_message  # replies imports the transitions that call us
 
-    closed = ticket.status == Status.CLOSED  # closing now, or closed already
-    route = route or customer_route(ticket, closing=closed)
-    if route is None:
+    closing = ticket.status == Status.CLOSED  # closing now, or closed already
+    route = route or customer_route(ticket, closing=closing)
+    interaction = _interaction_for(ticket, route) if route is not None else None
+    if interaction is None:
         return None
-    interaction = _interaction_for(ticket, route, closed=closed)
     message = queue_message(
         ticket=ticket,
         interaction=interaction,
         address=route.identity.address,
         body=body,
         meta={"kind": kind},
+        channel=route.channel,
     )
     Interaction.objects.filter(pk=interaction.pk).update(last_message_at=message.sent_at)
     return message

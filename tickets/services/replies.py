@@ -107,12 +107,20 @@ def reply(
 
 
 def queue_message(
-    *, ticket: Ticket, interaction: Interaction, address: str, body: str, author=None, meta=None
+    *,
+    ticket: Ticket,
+    interaction: Interaction,
+    address: str,
+    body: str,
+    author=None,
+    meta=None,
+    channel: str | None = None,
 ) -> Message:
-    """Put one outbound message in the outbox; it is sent after the surrounding transaction commits."""
+    """Put one outbound message in the outbox; it is sent after the surrounding transaction commits.
+    ``channel``: another written channel than the interaction's (an automatic notice by SMS after a call)."""
     message = Message.objects.create(
         interaction=interaction,
-        channel=interaction.channel,
+        channel=channel or interaction.channel,
         direction=Message.Direction.OUTBOUND,
         sender=address,
         subject=f"[{ticket.number}] {ticket.subject}"[:300],
