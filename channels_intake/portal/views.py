@@ -19,7 +19,9 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from channels_intake.portal import services
 from channels_intake.portal.forms import ChatMessageForm, ChatStartForm, ContactForm
 from channels_intake.portal.limits import client_ip, hit
+from tickets.models.tickets import parse_number
 from tickets.selectors.chat import transcript_version
+from tickets.services.links import STATUS, make_token
 
 CONTACT = "support/contact.html"
 THANKS = "support/contact_thanks.html"
@@ -87,7 +89,12 @@ def contact_thanks(request):
     done = request.session.get(THANKS_SESSION_KEY)
     if not done:
         return redirect("support:contact")
-    return render(request, THANKS, {"ticket": done.get("ticket"), "email": done.get("email", "")})
+    ticket = done.get("ticket")
+    # The web form sends no acknowledgement: the page itself gives the link to the ticket's status page.
+    pk = parse_number(ticket) if ticket else None
+    status_link = reverse("support:ticket_status", args=[make_token(STATUS, pk)]) if pk else None
+    context = {"ticket": ticket, "email": done.get("email", ""), "status_link": status_link}
+    return render(request, THANKS, context)
 
 
 def _chat_page(request, chat, *, form=None, limited=None, status=200):

@@ -194,3 +194,18 @@ def test_acknowledgements_carry_the_status_link(client):
     ack = Message.objects.get(meta__kind="acknowledgement")
     path = path_in(ack.body, "status")
     assert result.ticket.encode() in client.get(path).content
+
+
+def test_the_web_forms_thank_you_page_links_to_the_status_page(client):
+    form = client.get("/support/contact/").context["form"]
+    data = {
+        "token": form["token"].value(),
+        "name": "Erin",
+        "email": EMAIL,
+        "reference": "",
+        "message": "My bill shows a charge I do not recognise.",
+    }
+    thanks = client.get(client.post("/support/contact/", data).url)
+    link = re.search(r'href="(/support/status/[^"]+/)"', thanks.content.decode()).group(1)
+    status = client.get(link)
+    assert status.status_code == 200 and b"a charge I do not recognise" in status.content

@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from tests.factories import AgentFactory, TeamFactory
+from tests.factories import AgentFactory, IdentityFactory, TeamFactory
 from tickets.errors import ValidationFailed
 from tickets.intake import InboundMessage, receive
 from tickets.lifecycle import Status
@@ -406,3 +406,12 @@ def test_the_workspace_history_says_what_the_customer_was_told_and_how_they_rate
     assert said["csat_sent"] == "sent the satisfaction survey on WhatsApp"
     assert said["csat_answered"] == "got the customer's rating: 1/5"
     assert said["csat_follow_up"] == "opened a follow-up of the rating for sara"
+
+
+def test_an_ended_chat_is_followed_up_by_email_when_the_customer_has_an_address(agent):
+    ticket = worked(inbound("chat", "chat:5f0c7d1e-0000-4000-8000-000000000001", "Can't log in"), agent)
+    IdentityFactory(customer=ticket.customer, channel="email", address="chatty@example.com")
+    transitions.close(ticket=ticket, actor=agent.user, **RESOLUTION)
+    notice = outbound(ticket, "closure").get()
+    assert (notice.channel, notice.sender) == ("email", "chatty@example.com")
+    assert Interaction.objects.filter(case__ticket=ticket).count() == 1

@@ -29,7 +29,7 @@ def _closure_text(ticket: Ticket) -> str:
 def on_closing(ticket: Ticket) -> dict:
     """Tell the customer and schedule the survey; returns what the close event records about it."""
     verification.supersede(ticket=ticket)
-    message = notify(ticket=ticket, kind=NOTICE, body=_closure_text(ticket))
+    message = notify(ticket=ticket, kind=NOTICE, body=_closure_text(ticket), closing=True)
     told = (
         {"notified_on": message.channel, "message": message.pk}
         if message

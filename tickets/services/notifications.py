@@ -90,12 +90,15 @@ def _interaction_for(ticket: Ticket, route: Route) -> Interaction | None:
     return Interaction.objects.filter(case__ticket=ticket).order_by("-last_message_at", "-id").first()
 
 
-def notify(*, ticket: Ticket, kind: str, body: str, route: Route | None = None) -> Message | None:
+def notify(
+    *, ticket: Ticket, kind: str, body: str, route: Route | None = None, closing: bool = False
+) -> Message | None:
     """Queue one notice to the customer (``kind`` goes in ``Message.meta``); None when the customer cannot be
-    reached in writing (the caller records that on the ticket's history)."""
+    reached in writing (the caller records that on the ticket's history). ``closing``: the notice is part of
+    closing the ticket (its conversations close with it)."""
     from tickets.services.replies import queue_message  # replies imports the transitions that call us
 
-    closing = ticket.status == Status.CLOSED  # closing now, or closed already
+    closing = closing or ticket.status == Status.CLOSED  # closing now, or closed already
     route = route or customer_route(ticket, closing=closing)
     interaction = _interaction_for(ticket, route) if route is not None else None
     if interaction is None:
