@@ -146,15 +146,22 @@ def pct(part: int | None, whole: int | None) -> float | None:
 
 
 class PercentileCont(Aggregate):
-    """PostgreSQL's ``percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)``."""
+    """PostgreSQL's ``percentile_cont(ARRAY[fractions]) WITHIN GROUP (ORDER BY expression)``: every fraction
+    from one sort of the values."""
 
     function = "PERCENTILE_CONT"
     name = "PercentileCont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
+    template = "%(function)s(ARRAY[%(fractions)s]::float8[]) WITHIN GROUP (ORDER BY %(expressions)s)"
 
-    def __init__(self, expression, fraction: float, **extra):
-        super().__init__(expression, fraction=repr(float(fraction)), **extra)
+    def __init__(self, expression, fractions, **extra):
+        from django.contrib.postgres.fields import ArrayField  # PostgreSQL only, like the function
+
+        super().__init__(
+            expression,
+            fractions=", ".join(repr(float(f)) for f in fractions),
+            output_field=ArrayField(FloatField()),
+            **extra,
+        )
 
 
 FRACTIONS = (0.5, 0.9)
@@ -166,11 +173,13 @@ def percentiles(queryset: QuerySet, fields: list[str], fractions=FRACTIONS) -> d
         aggregates = {}
         for i, name in enumerate(fields):
             aggregates[f"n{i}"] = Count(name)
-            for j, fraction in enumerate(fractions):
-                aggregates[f"p{i}_{j}"] = PercentileCont(name, fraction)
+            aggregates[f"p{i}"] = PercentileCont(name, fractions)
         row = queryset.aggregate(**aggregates)
         return {
-            name: {"n": row[f"n{i}"], **{f: row[f"p{i}_{j}"] for j, f in enumerate(fractions)}}
+            name: {
+                "n": row[f"n{i}"],
+                **dict(zip(fractions, row[f"p{i}"] or [None] * len(fractions), strict=True)),
+            }
             for i, name in enumerate(fields)
         }
     return {name: _percentiles_portable(queryset, name, fractions) for name in fields}

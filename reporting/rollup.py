@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Exists, Max, OuterRef, Q
 
 from tickets import sla
 from tickets.models import BusinessCalendar, Case, Team, Ticket
@@ -143,5 +143,5 @@ def refresh_ticket_facts(*, full: bool = False, batch_size: int = BATCH) -> int:
         after = (rows[-1]["updated_at"], rows[-1]["pk"])
     if full:
         # Tickets deleted since (reporting keeps no constraint towards them).
-        TicketFact.objects.exclude(ticket_id__in=Ticket.objects.values("pk")).delete()
+        TicketFact.objects.filter(~Exists(Ticket.objects.filter(pk=OuterRef("ticket_id")))).delete()
     return done
