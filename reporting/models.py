@@ -68,3 +68,42 @@ class TicketFact(models.Model):
 
     def __str__(self):
         return f"Facts of ticket {self.ticket_id}"
+
+
+class DailySummary(models.Model):
+    """Counts per day (in the server's time zone), team, channel and priority: what the count metrics sum over
+    a period, so a month's dashboard adds up a few thousand rows instead of scanning a million facts.
+
+    Rebuilt by the roll-up for every day a changed ticket was (or is now) created, resolved or closed on
+    (``reporting.rollup.rebuild_daily_summary``). Each column counts the facts of that day that ...
+    """
+
+    day = models.DateField()
+    team = models.ForeignKey(
+        "tickets.Team", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    priority = models.PositiveSmallIntegerField()
+    # ... were created that day; their interactions; of them, resolved at least once (spam and duplicates
+    # left out) and, of those, reopened at least once.
+    created = models.PositiveIntegerField(default=0)
+    created_interactions = models.PositiveIntegerField(default=0)
+    created_resolved_once = models.PositiveIntegerField(default=0)
+    created_reopened = models.PositiveIntegerField(default=0)
+    # ... were resolved that day (spam and duplicates left out); of them, with one interaction, never reopened.
+    resolved = models.PositiveIntegerField(default=0)
+    resolved_first_contact = models.PositiveIntegerField(default=0)
+    # ... were closed that day, with their stored SLA verdicts.
+    closed = models.PositiveIntegerField(default=0)
+    first_response_met = models.PositiveIntegerField(default=0)
+    first_response_measured = models.PositiveIntegerField(default=0)
+    resolution_met = models.PositiveIntegerField(default=0)
+    resolution_measured = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "team", "channel", "priority"], name="daily_summary_key")
+        ]
+
+    def __str__(self):
+        return f"{self.day} team {self.team_id} {self.channel} P{self.priority}"
