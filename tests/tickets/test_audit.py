@@ -63,6 +63,23 @@ def test_a_page_view_costs_exactly_one_insert_and_no_read(client, agent, ticket)
     assert len(audit) == 1 and audit[0].startswith("INSERT")
 
 
+def test_downloading_an_attachment_records_a_view_naming_it(client, agent, ticket, settings, tmp_path):
+    from django.core.files.base import ContentFile
+
+    from tickets.models import Attachment, Message
+
+    settings.MEDIA_ROOT = tmp_path
+    message = Message.objects.filter(interaction__case__ticket=ticket).first()
+    found = Attachment(message=message, filename="a.txt", content_type="text/plain", size=2, sha256="0" * 64)
+    found.file.save("a", ContentFile(b"hi"))
+    client.force_login(agent.user)
+    response = client.get(reverse("desk:ticket_attachment", args=[ticket.pk, found.pk]))
+    assert response.status_code == 200
+    view = AuditEntry.objects.get(action=View)
+    assert (view.ticket_id, view.details) == (ticket.pk, {"attachment": found.pk})
+    assert view.path == reverse("desk:ticket_attachment", args=[ticket.pk, found.pk])
+
+
 def test_the_header_poll_is_not_a_view(client, agent, ticket):
     client.force_login(agent.user)
     client.get(reverse("desk:ticket_header", args=[ticket.pk]))

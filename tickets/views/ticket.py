@@ -275,6 +275,7 @@ def attachment(request, pk: int, attachment_pk: int):
         )
     except Attachment.DoesNotExist:
         raise Http404("No such attachment on this ticket.") from None
+    audit.record_view(actor=request.user, ticket=ticket, details={"attachment": found.pk})
     response = FileResponse(
         found.file.open("rb"),
         as_attachment=True,  # Content-Disposition: attachment, whatever the type
