@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from django.db import connections
 from django.db.models import Aggregate, Count, FloatField, Q, QuerySet, Sum
-from django.db.models.functions import ExtractHour, TruncDate
+from django.db.models.functions import Coalesce, ExtractHour
 from django.utils import timezone
 
 from tickets.channels import Channel
@@ -26,7 +26,7 @@ from tickets.lifecycle import ACTIVE_STATUSES
 from tickets.models import Agent, CsatSurvey, Team, Ticket
 from tickets.models.tickets import QUEUE_ACTIVE_STATUSES, Priority
 
-from .models import TicketFact
+from .models import DailySummary, TicketFact
 
 
 @dataclass(frozen=True)
@@ -130,6 +130,14 @@ class ReportFilter:
         if self.channel:
             queryset = queryset.filter(**{channel: self.channel})
         return queryset
+
+    @property
+    def first_day(self):
+        return timezone.localtime(self.start).date()
+
+    def summary(self) -> QuerySet[DailySummary]:
+        """The daily summary rows of the teams, channel and days in scope (the period is whole days)."""
+        return self.scope(DailySummary.objects.filter(day__gte=self.first_day, day__lte=self.last_day))
 
     def facts(self, moment: str) -> QuerySet[TicketFact]:
         """The facts of the tickets in scope whose ``moment`` falls in the period."""
@@ -249,28 +257,31 @@ class Compliance:
         return pct(self.resolution_met, self.resolution_measured)
 
 
-COMPLIANCE_COUNTS = {
-    "closed": Count("pk"),
-    "first_response_met": Count("pk", filter=Q(sla_first_response_met=True)),
-    "first_response_measured": Count("pk", filter=Q(sla_first_response_met__isnull=False)),
-    "resolution_met": Count("pk", filter=Q(sla_resolution_met=True)),
-    "resolution_measured": Count("pk", filter=Q(sla_resolution_met__isnull=False)),
+COMPLIANCE_SUMS = {
+    name: Coalesce(Sum(name), 0)
+    for name in (
+        "closed",
+        "first_response_met",
+        "first_response_measured",
+        "resolution_met",
+        "resolution_measured",
+    )
 }
 
 
 def sla_compliance(f: ReportFilter) -> Compliance:
-    return Compliance("All", **f.facts("closed_at").aggregate(**COMPLIANCE_COUNTS))
+    return Compliance("All", **f.summary().aggregate(**COMPLIANCE_SUMS))
 
 
 def sla_compliance_by_priority(f: ReportFilter) -> list[Compliance]:
-    rows = f.facts("closed_at").order_by().values("priority").annotate(**COMPLIANCE_COUNTS)
-    found = {r.pop("priority"): r for r in rows}
+    rows = f.summary().order_by().values("priority").annotate(**COMPLIANCE_SUMS)
+    found = {r.pop("priority"): r for r in rows if r["closed"]}
     return [Compliance(Priority(p).label, **found[p]) for p in sorted(found)]
 
 
 def sla_compliance_by_team(f: ReportFilter) -> list[Compliance]:
-    rows = f.facts("closed_at").order_by().values("team_id").annotate(**COMPLIANCE_COUNTS)
-    found = {r.pop("team_id"): r for r in rows}
+    rows = f.summary().order_by().values("team_id").annotate(**COMPLIANCE_SUMS)
+    found = {r.pop("team_id"): r for r in rows if r["closed"]}
     names = dict(Team.objects.filter(pk__in=found).values_list("pk", "name"))
     return sorted(
         (Compliance(names.get(pk, f"team {pk}"), **counts) for pk, counts in found.items()),
@@ -290,22 +301,18 @@ class Share:
         return pct(self.part, self.whole)
 
 
+def _sums(f: ReportFilter, *names: str) -> dict:
+    return f.summary().aggregate(**{name: Coalesce(Sum(name), 0) for name in names})
+
+
 def first_contact_resolution(f: ReportFilter) -> Share:
-    row = (
-        f.facts("resolved_at")
-        .filter(not_an_issue=False)
-        .aggregate(whole=Count("pk"), part=Count("pk", filter=Q(interactions__lte=1, reopened=False)))
-    )
-    return Share(row["part"], row["whole"])
+    row = _sums(f, "resolved_first_contact", "resolved")
+    return Share(row["resolved_first_contact"], row["resolved"])
 
 
 def reopen_rate(f: ReportFilter) -> Share:
-    row = (
-        f.facts("created_at")
-        .filter(Q(resolved_at__isnull=False) | Q(reopened=True), not_an_issue=False)
-        .aggregate(whole=Count("pk"), part=Count("pk", filter=Q(reopened=True)))
-    )
-    return Share(row["part"], row["whole"])
+    row = _sums(f, "created_reopened", "created_resolved_once")
+    return Share(row["created_reopened"], row["created_resolved_once"])
 
 
 @dataclass
@@ -319,8 +326,8 @@ class Average:
 
 
 def interactions_per_ticket(f: ReportFilter) -> Average:
-    row = f.facts("created_at").aggregate(total=Sum("interactions"), count=Count("pk"))
-    return Average(row["total"] or 0, row["count"])
+    row = _sums(f, "created_interactions", "created")
+    return Average(row["created_interactions"], row["created"])
 
 
 # (label, lower bound, upper bound) of each backlog age bucket.
@@ -350,9 +357,9 @@ def backlog(f: ReportFilter, now: datetime | None = None) -> list[tuple[str, int
 
 def volume_by_channel(f: ReportFilter) -> list[tuple[str, int]]:
     rows = dict(
-        f.facts("created_at").order_by().values("channel").annotate(n=Count("pk")).values_list("channel", "n")
+        f.summary().order_by().values("channel").annotate(n=Sum("created")).values_list("channel", "n")
     )
-    return [(label, rows[value]) for value, label in Channel.choices if value in rows]
+    return [(label, rows[value]) for value, label in Channel.choices if rows.get(value)]
 
 
 def volume_by_hour(f: ReportFilter) -> list[tuple[int, int]]:
@@ -370,25 +377,16 @@ def volume_by_hour(f: ReportFilter) -> list[tuple[int, int]]:
 
 def volume_by_day(f: ReportFilter) -> list[tuple[object, int, int]]:
     """(day, created, resolved) for each day of the period, in the server's time zone."""
-    zone = timezone.get_current_timezone()
-
-    def per_day(moment: str) -> dict:
-        qs = f.facts(moment)
-        if moment == "resolved_at":
-            qs = qs.filter(not_an_issue=False)
-        return dict(
-            qs.annotate(day=TruncDate(moment, tzinfo=zone))
-            .order_by()
-            .values("day")
-            .annotate(n=Count("pk"))
-            .values_list("day", "n")
-        )
-
-    created, resolved = per_day("created_at"), per_day("resolved_at")
-    first = timezone.localtime(f.start, zone).date()
-    last = timezone.localtime(f.end - timedelta(microseconds=1), zone).date()
-    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
-    return [(day, created.get(day, 0), resolved.get(day, 0)) for day in days]
+    rows = {
+        day: (created, resolved)
+        for day, created, resolved in f.summary()
+        .order_by()
+        .values("day")
+        .annotate(c=Sum("created"), r=Sum("resolved"))
+        .values_list("day", "c", "r")
+    }
+    days = [f.first_day + timedelta(days=i) for i in range((f.last_day - f.first_day).days + 1)]
+    return [(day, *rows.get(day, (0, 0))) for day in days]
 
 
 @dataclass

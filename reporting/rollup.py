@@ -13,17 +13,19 @@ never while a report is being read.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
-from django.db import transaction
-from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.db import connection, transaction
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
 
 from tickets import sla
 from tickets.models import BusinessCalendar, Case, Team, Ticket
 from tickets.models.tickets import ResolutionType
 from tickets.services.sla import business_hours
 
-from .models import TicketFact
+from .models import DailySummary, TicketFact
 
 # A transaction that updated a ticket before the last run but committed after it is still caught.
 LAG = timedelta(minutes=2)
@@ -116,7 +118,7 @@ def refresh_ticket_facts(*, full: bool = False, batch_size: int = BATCH) -> int:
     tickets = Ticket.objects.order_by("pk") if full else Ticket.objects.order_by("updated_at", "pk")
     if since is not None:
         tickets = tickets.filter(updated_at__gte=since)
-    done, after = 0, None
+    done, after, days = 0, None, set()
     while True:
         page = tickets
         if after is not None and full:
@@ -135,6 +137,10 @@ def refresh_ticket_facts(*, full: bool = False, batch_size: int = BATCH) -> int:
             .values_list("ticket_id", "n")
         )
         facts = [fact_for(r, hours.get(r["team_id"]), counts.get(r["pk"], 0)) for r in rows]
+        if not full:
+            # The days whose summary these tickets change: where they were counted, and where they are now.
+            before = TicketFact.objects.filter(ticket_id__in=ids).values_list(*SUMMARY_MOMENTS)
+            days |= _days([*before, *([getattr(f, m) for m in SUMMARY_MOMENTS] for f in facts)])
         with transaction.atomic():
             TicketFact.objects.bulk_create(
                 facts, update_conflicts=True, unique_fields=["ticket"], update_fields=UPDATE_FIELDS
@@ -144,4 +150,99 @@ def refresh_ticket_facts(*, full: bool = False, batch_size: int = BATCH) -> int:
     if full:
         # Tickets deleted since (reporting keeps no constraint towards them).
         TicketFact.objects.filter(~Exists(Ticket.objects.filter(pk=OuterRef("ticket_id")))).delete()
+        DailySummary.objects.all().delete()
+        bounds = TicketFact.objects.aggregate(first=Min("created_at"), last=Max("source_updated_at"))
+        if bounds["first"]:
+            first, last = _day(bounds["first"]), _day(max(bounds["last"], timezone.now()))
+            days = {first + timedelta(days=i) for i in range((last - first).days + 1)}
+    rebuild_daily_summary(days)
     return done
+
+
+# The daily summary ------------------------------------------------------------------------------------------
+
+SUMMARY_MOMENTS = ("created_at", "resolved_at", "closed_at")
+ISSUE = Q(not_an_issue=False)
+# Per moment: what each summary column counts among the facts of that day (the definitions the metrics'
+# formulas describe; ``reporting.metrics`` only adds them up and divides).
+SUMMARY_COUNTS = {
+    "created_at": {
+        "created": Count("pk"),
+        "created_interactions": Sum("interactions"),
+        "created_resolved_once": Count(
+            "pk", filter=ISSUE & (Q(resolved_at__isnull=False) | Q(reopened=True))
+        ),
+        "created_reopened": Count("pk", filter=ISSUE & Q(reopened=True)),
+    },
+    "resolved_at": {
+        "resolved": Count("pk", filter=ISSUE),
+        "resolved_first_contact": Count("pk", filter=ISSUE & Q(interactions__lte=1, reopened=False)),
+    },
+    "closed_at": {
+        "closed": Count("pk"),
+        "first_response_met": Count("pk", filter=Q(sla_first_response_met=True)),
+        "first_response_measured": Count("pk", filter=Q(sla_first_response_met__isnull=False)),
+        "resolution_met": Count("pk", filter=Q(sla_resolution_met=True)),
+        "resolution_measured": Count("pk", filter=Q(sla_resolution_met__isnull=False)),
+    },
+}
+
+
+def _day(moment: datetime) -> date:
+    return timezone.localtime(moment).date()
+
+
+def _days(rows) -> set[date]:
+    return {_day(m) for row in rows for m in row if m is not None}
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def _ranges(days: set[date]) -> list[tuple[date, date]]:
+    """Consecutive days as (first, last) ranges."""
+    ranges: list[list[date]] = []
+    for day in sorted(days):
+        if ranges and day - ranges[-1][1] == timedelta(days=1):
+            ranges[-1][1] = day
+        else:
+            ranges.append([day, day])
+    return [(a, b) for a, b in ranges]
+
+
+def _lock_summary() -> None:
+    """Two roll-ups at once (a slow run and the next minute's) take turns on the summary: each deletes and
+    recounts whole days, and the second must see the first's rows to delete them."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('reporting.daily_summary'))")
+
+
+def rebuild_daily_summary(days: set[date]) -> None:
+    """Recount the summary rows of ``days`` from the facts (three grouped queries per run of days)."""
+    zone = timezone.get_current_timezone()
+    for first, last in _ranges(days):
+        start, end = _midnight(first), _midnight(last + timedelta(days=1))
+        rows: dict[tuple, dict] = {}
+        for moment, counts in SUMMARY_COUNTS.items():
+            grouped = (
+                TicketFact.objects.filter(**{f"{moment}__gte": start, f"{moment}__lt": end})
+                .annotate(day=TruncDate(moment, tzinfo=zone))
+                .order_by()
+                .values("day", "team_id", "channel", "priority")
+                .annotate(**counts)
+            )
+            for row in grouped:
+                key = (row.pop("day"), row.pop("team_id"), row.pop("channel"), row.pop("priority"))
+                rows.setdefault(key, {}).update({k: v or 0 for k, v in row.items()})
+        with transaction.atomic():
+            _lock_summary()
+            DailySummary.objects.filter(day__gte=first, day__lte=last).delete()
+            DailySummary.objects.bulk_create(
+                [
+                    DailySummary(day=d, team_id=team, channel=channel, priority=priority, **counts)
+                    for (d, team, channel, priority), counts in rows.items()
+                ],
+                batch_size=2000,
+            )
