@@ -108,7 +108,6 @@ class CsatFollowUpAdmin(_ByTicketNumber, admin.ModelAdmin):
         "done_at",
         "outcome",
     ]
-    autocomplete_fields = []
 
     def has_add_permission(self, request, obj=None):
         return False  # only a negative rating opens one
