@@ -62,6 +62,16 @@ class LoginThrottleBackend(AxesStandaloneBackend):
         return super().authenticate(request, username=username, password=password, **kwargs)
 
 
+def axes_client_ip(request) -> str | None:
+    """The client address django-axes records and counts by: the same as /support/'s rate limits, or None
+    for a log-in that has none (``force_login`` in tests, a request without ``REMOTE_ADDR``). axes stores it in
+    a GenericIPAddressField, and PostgreSQL's ``inet`` refuses the rate limits' "unknown" placeholder."""
+    from channels_intake.portal.limits import client_ip
+
+    address = client_ip(request)
+    return None if address == "unknown" else address
+
+
 def wait_text(seconds: float) -> str:
     minutes = math.ceil(seconds / 60)
     return (

@@ -137,7 +137,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=env_int("HELPDESK_LOGIN_COOLOFF_MINUTES", 
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # a guesser cannot lock an agent out everywhere
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "helpdesk.security.locked_out"
-AXES_CLIENT_IP_CALLABLE = "channels_intake.portal.limits.client_ip"  # the same client address as /support/
+AXES_CLIENT_IP_CALLABLE = "helpdesk.security.axes_client_ip"  # the same client address as /support/
 AXES_VERBOSE = False
 CSRF_FAILURE_VIEW = "helpdesk.security.csrf_failure"
 
