@@ -324,3 +324,13 @@ def test_other_teams_notes_are_not_shown_to_a_team_that_may_see_the_ticket(world
     assert response.status_code == 200
     html = response.content.decode()
     assert "zyx-subject-marker" in html and "zyx-note-marker" not in html
+
+
+def test_looking_up_another_teams_customer_is_a_logged_404(world, client, caplog):
+    client.force_login(world.users["front_office_other_team"])
+    with caplog.at_level("WARNING", logger="helpdesk.security"):
+        response = client.get(reverse("desk:customer", args=[world.ticket.customer.unique_id]))
+        unknown = client.get(reverse("desk:customer", args=["NO-SUCH-CUSTOMER"]))
+    assert response.status_code == unknown.status_code == 404
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "helpdesk.security"]
+    assert "status=404 user=fo-other" in line and "VICTIM1" in line
