@@ -50,15 +50,27 @@ class TicketFact(models.Model):
 
     class Meta:
         indexes = [
-            # Each metric's period is on one of these moments (reporting.metrics).
-            models.Index(fields=["created_at"], name="fact_created"),
+            # Each metric's period is on one of these moments (reporting.metrics). On PostgreSQL they carry
+            # the columns the metrics read, so a month of a million tickets is read from the index alone.
+            models.Index(fields=["created_at"], include=["team", "channel"], name="fact_created"),
             models.Index(
                 fields=["first_responded_at"],
+                include=["team", "channel", "first_response_minutes", "first_response_business_minutes"],
                 condition=models.Q(first_responded_at__isnull=False),
                 name="fact_first_responded",
             ),
             models.Index(
-                fields=["resolved_at"], condition=models.Q(resolved_at__isnull=False), name="fact_resolved"
+                fields=["resolved_at"],
+                include=[
+                    "team",
+                    "channel",
+                    "not_an_issue",
+                    "assignee",
+                    "resolution_minutes",
+                    "resolution_business_minutes",
+                ],
+                condition=models.Q(resolved_at__isnull=False),
+                name="fact_resolved",
             ),
             models.Index(
                 fields=["closed_at"], condition=models.Q(closed_at__isnull=False), name="fact_closed"
