@@ -80,7 +80,8 @@ def schedule_survey(*, ticket: Ticket) -> CsatSurvey | None:
         created_at=now,
     )
     pk, when = survey.pk, survey.scheduled_for
-    transaction.on_commit(lambda: _enqueue(pk, when))
+    # robust: a broker hiccup must not fail the closing request after its commit; send_due picks it up.
+    transaction.on_commit(lambda: _enqueue(pk, when), robust=True)
     return survey
 
 
