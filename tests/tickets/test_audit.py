@@ -187,7 +187,12 @@ def test_the_audit_log_is_read_only_in_the_admin(client, admin_user, agent, tick
     listing = client.get(reverse("admin:tickets_auditentry_changelist") + "?action__exact=change")
     assert listing.status_code == 200 and "frank" in listing.content.decode()
     # One ticket's and one customer's trail, as the README links them.
-    for query, expected in ((f"ticket__id__exact={ticket.pk}", 1), ("customer__id__exact=999999", 0)):
+    for query, expected in (
+        (f"ticket__id__exact={ticket.pk}", 1),
+        ("customer__id__exact=999999", 0),
+        ("object_type=tickets.ticket", 1),
+        ("object_type=tickets.customer", 0),
+    ):
         response = client.get(reverse("admin:tickets_auditentry_changelist") + "?" + query)
         assert response.status_code == 200 and response.context["cl"].result_count == expected
     assert client.get(reverse("admin:tickets_auditentry_add")).status_code == 403
