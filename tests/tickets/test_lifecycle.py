@@ -43,7 +43,8 @@ SPEC = {
     "reassign": ({NEW, *WORKING}, ASSIGNED, None, {SUPERVISOR}, ("agent", "reason")),
     # Routing (issue 4): a team that returns an offline agent's tickets takes them back into its queue.
     "unassign": (WORKING, NEW, None, {SYSTEM}, ("reason",)),
-    "merge": ({NEW, *WORKING, RESOLVED}, CLOSED, None, {OWNER, SUPERVISOR, TEAM}, ("ticket",)),
+    # The system merges for a triage rule that says so (tickets.services.rules).
+    "merge": ({NEW, *WORKING, RESOLVED}, CLOSED, None, {OWNER, SUPERVISOR, TEAM, SYSTEM}, ("ticket",)),
     "mark_spam": ({NEW, *WORKING}, CLOSED, None, {OWNER, SUPERVISOR, TEAM, SYSTEM}, ()),
 }
 # The order the workspace shows the buttons in.
@@ -176,7 +177,7 @@ def test_available_actions_for_every_combination_of_relations(status):
         # A queued ticket: the team may take it, move it on, fold it, or bin it.
         (NEW, {TEAM}, ["assign", "transfer", "merge", "mark_spam"]),
         (NEW, {TEAM, SUPERVISOR}, ["assign", "escalate", "transfer", "reassign", "merge", "mark_spam"]),
-        (NEW, {SYSTEM}, ["assign", "escalate", "transfer", "mark_spam"]),
+        (NEW, {SYSTEM}, ["assign", "escalate", "transfer", "merge", "mark_spam"]),
         # The owner's own ticket, before and after looking at it.
         (ASSIGNED, {OWNER, TEAM}, ["open", "escalate", "transfer", "merge", "mark_spam"]),
         (ASSIGNED, {TEAM}, ["transfer", "merge", "mark_spam"]),
@@ -185,7 +186,11 @@ def test_available_actions_for_every_combination_of_relations(status):
             {OWNER, TEAM},
             ["pend", "resolve", "close", "escalate", "transfer", "merge", "mark_spam"],
         ),
-        (PENDING, {SYSTEM}, ["customer_reply", "close", "escalate", "transfer", "unassign", "mark_spam"]),
+        (
+            PENDING,
+            {SYSTEM},
+            ["customer_reply", "close", "escalate", "transfer", "unassign", "merge", "mark_spam"],
+        ),
         (PENDING, {CUSTOMER}, ["customer_reply", "close"]),
         (RESOLVED, {OWNER, TEAM}, ["close", "reopen", "merge"]),
         (RESOLVED, {CUSTOMER}, ["close", "reopen"]),
