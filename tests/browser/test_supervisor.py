@@ -121,3 +121,49 @@ def test_a_supervisor_reassigns_an_escalated_ticket_and_the_new_owner_resolves_a
     assert t1.events.get(kind="reassign").actor.username == "sue"
     assert t1.events.get(kind="close").actor.username == "olga"
     assert console_errors == []
+
+
+def test_a_change_from_a_stale_screen_is_refused_with_who_changed_what_and_the_fresh_ticket(
+    page, live_server, log_in, sign_in, front_office, abc, console_errors, screenshot
+):
+    demo_agent("sue", "Sue", Agent.Role.SUPERVISOR, [front_office])
+    frank = demo_agent("frank", "Frank", Agent.Role.FRONT_OFFICE, [front_office])
+    abc.whatsapp("No internet since this morning, order ORD-1")
+    t1 = Ticket.objects.get(customer=abc.customer)
+    transitions.assign(ticket=t1, actor=None, agent=frank)
+
+    log_in("frank")
+    page.get_by_role("link", name=t1.number).click()
+    status = page.locator("#ticket-header .badge[title=Status]")
+    expect(status).to_have_text("Open")
+    page.locator("details.action-resolve summary").click()
+    resolve = page.locator("details.action-resolve")
+    resolve.get_by_label("Resolution type").select_option("fixed")
+    resolve.get_by_label("Resolution notes").fill("Router replaced.")
+
+    # Meanwhile his supervisor, at her own desk, sets the ticket pending.
+    sue = sign_in("sue")
+    sue.goto(f"{live_server.url}/tickets/{t1.pk}/")
+    sue.locator("details.action-pend summary").click()
+    sue.locator("details.action-pend").get_by_label("Reason").fill("Waiting for the engineer's report")
+    sue.locator("details.action-pend").get_by_role("button", name="Pend", exact=True).click()
+    expect(sue.locator("#ticket-header .badge[title=Status]")).to_have_text("Pending")
+
+    # Frank's resolve from the screen he had open is refused: who changed what, the fresh state, his text kept.
+    resolve.get_by_role("button", name="Resolve", exact=True).click()
+    messages = page.locator(".ws-messages")
+    expect(messages).to_contain_text(f"sue changed {t1.number}")
+    expect(messages).to_contain_text("Waiting for the engineer's report")
+    expect(messages).to_contain_text("Your change was not saved")
+    expect(status).to_have_text("Pending")
+    expect(page.locator("details.action-resolve").get_by_label("Resolution notes")).to_have_value(
+        "Router replaced."
+    )
+    screenshot("conflict")
+
+    # Sent again from the fresh screen, it goes through.
+    page.locator("details.action-resolve").get_by_role("button", name="Resolve", exact=True).click()
+    expect(status).to_have_text("Resolved")
+    t1 = Ticket.objects.get(pk=t1.pk)
+    assert (t1.status, t1.resolution_notes) == ("resolved", "Router replaced.")
+    assert console_errors == []
