@@ -150,7 +150,7 @@ def test_raise_priority_never_lowers_it():
     high.refresh_from_db(), low.refresh_from_db()
     assert (high.priority, low.priority) == (1, 2)
     assert not RuleFiring.objects.filter(ticket=high).exists()
-    assert rule_event(low, rule).reason.startswith("Rule “test rule”")
+    assert rule_event(low, rule).reason == "On creation; conditions met: none (every ticket)."
 
 
 def test_add_tag():
@@ -216,7 +216,7 @@ def test_merge_folds_the_duplicate_into_the_original():
     assert (duplicate.status, duplicate.merged_into) == (Status.CLOSED, original)
     assert duplicate.resolution_type == ResolutionType.DUPLICATE
     assert original.cases.count() == 2
-    assert "same reference" in rule_event(duplicate, rule).reason
+    assert "same reference" in rule_event(duplicate, rule).data["did"]
 
 
 def test_no_duplicate_no_firing():

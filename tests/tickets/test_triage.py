@@ -41,7 +41,7 @@ def test_a_premium_customers_ticket_is_p2_from_the_first_moment_and_the_history_
     assert (created.kind, created.data["priority"]) == ("created", "P3")  # the matrix's medium × medium
     assert (rule.kind, rule.from_value, rule.to_value) == ("rule", "P3", "P2")
     assert rule.data["rule_name"] == "Premium customers: at least P2" and rule.data["trigger"] == "created"
-    assert "Premium customer" in rule.reason
+    assert rule.reason == "On creation; conditions met: Premium customer."
     # Its SLA due times are P2's, not P3's.
     p2 = Ticket(priority=2, team=ticket.team, created_at=ticket.created_at)
     apply_targets(p2)

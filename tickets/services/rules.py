@@ -41,6 +41,12 @@ log = logging.getLogger(__name__)
 
 CREATED, CUSTOMER_MESSAGE, CHANGED, SWEEP = "created", "customer_message", "changed", "sweep"
 TRIGGERS = (CREATED, CUSTOMER_MESSAGE, CHANGED, SWEEP)
+TRIGGER_TEXT = {
+    CREATED: "creation",
+    CUSTOMER_MESSAGE: "a customer message",
+    CHANGED: "a change",
+    SWEEP: "the periodic sweep",
+}
 # Two texts at least this similar (difflib's ratio, 0–1) are "close text" for duplicate detection.
 CLOSE_TEXT_RATIO = 0.8
 # Only this much of each text is compared (the start says what it is about; long mails are quoted threads).
@@ -111,7 +117,7 @@ def why_matches(rule: Rule, ticket: Ticket, ctx: Context) -> str | None:
         if ctx.now - ticket.updated_at < timedelta(hours=rule.idle_hours):
             return None
         why.append(f"unchanged for {rule.idle_hours} h")
-    return ", ".join(why) or "every ticket"
+    return ", ".join(why) or "none (every ticket)"
 
 
 # Duplicates ------------------------------------------------------------------------------------------------
@@ -285,7 +291,7 @@ def fire(rule: Rule, ticket_id: int, ctx: Context) -> bool:
         kind="rule",
         from_value=done.from_value,
         to_value=done.to_value,
-        reason=f"{reason}: {done.did}.",
+        reason=f"On {TRIGGER_TEXT[ctx.trigger]}; conditions met: {why}.",  # what it did is the entry itself
         data={
             "rule": rule.pk,
             "rule_name": rule.name,
