@@ -468,7 +468,7 @@ class CustomerAdmin(AuditedAdminMixin, admin.ModelAdmin):
         form = CustomerImportForm(request.POST or None, request.FILES or None)
         report = None
         if request.method == "POST" and form.is_valid():
-            report = import_customers(file=form.cleaned_data["file"])
+            report = import_customers(file=form.cleaned_data["file"], actor=request.user)
             if report.ok:
                 self.message_user(request, report.summary(), messages.SUCCESS)
                 return redirect("admin:tickets_customer_changelist")

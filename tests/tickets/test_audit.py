@@ -250,3 +250,43 @@ def test_postgresql_refuses_update_and_delete_from_any_client(agent, ticket):
         ):
             cur.execute(sql, [pk])
     assert AuditEntry.objects.get(pk=pk).action == Change
+
+
+# --- the CRM import ---------------------------------------------------------------------------------------------
+
+CRM = (
+    "unique_id,name,tier,email,phone,whatsapp,references\n"
+    "IMP1,Imogen Port,premium,imogen@example.com,,,\n"
+    "IMP2,Ian Port,,ian@example.com,,,\n"
+)
+
+
+def test_an_admin_csv_import_audits_each_customer_it_created_or_changed(client, admin_user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client.force_login(admin_user)
+    url = reverse("admin:tickets_customer_import")
+
+    def upload(text):
+        return client.post(url, {"file": SimpleUploadedFile("crm.csv", text.encode(), "text/csv")})
+
+    assert upload(CRM).status_code == 302
+    entries = AuditEntry.objects.filter(action=Change, object_type="tickets.customer")
+    ids = set(Customer.objects.filter(unique_id__in=["IMP1", "IMP2"]).values_list("pk", flat=True))
+    assert {e.customer_id for e in entries} == ids and len(entries) == 2
+    assert {(e.actor_id, e.path, e.details["import"]) for e in entries} == {(admin_user.pk, url, "csv")}
+    assert upload(CRM).status_code == 302  # the same file again changes nothing, and records nothing
+    assert entries.all().count() == 2
+    assert upload(CRM.replace("Ian Port", "Ian Porter")).status_code == 302
+    assert entries.all().count() == 3
+    assert entries.all().first().customer_id == Customer.objects.get(unique_id="IMP2").pk
+
+
+def test_the_import_command_names_who_ran_it(tmp_path):
+    from django.core.management import call_command
+
+    path = tmp_path / "crm.csv"
+    path.write_text(CRM)
+    call_command("import_customers", str(path))
+    labels = set(AuditEntry.objects.values_list("actor_label", flat=True))
+    assert len(labels) == 1 and labels.pop().startswith("manage.py import_customers (")

@@ -21,6 +21,7 @@ binds them for the request (``bound_request``), so services deep in a call need 
 
 from __future__ import annotations
 
+import getpass
 import ipaddress
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -60,6 +61,15 @@ def _valid_ip(ip: str | None) -> str | None:
 
 def _is_person(user) -> bool:
     return user is not None and getattr(user, "is_authenticated", False)
+
+
+def command_label(command: str) -> str:
+    """Who ran a management command, for ``actor_label`` (a command has no signed-in user)."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in this environment
+        user = "unknown"
+    return f"manage.py {command} ({user})"
 
 
 def record(
@@ -130,6 +140,25 @@ def record_change(event) -> AuditEntry | None:
         event_id=event.pk,
         details={"kind": event.kind},
     )
+
+
+def record_customers_changed(*, actor, customer_ids, details: dict, actor_label: str = "") -> int:
+    """One ``change`` entry per customer (a CSV import touches thousands at once: one bulk INSERT)."""
+    if not customer_ids:
+        return 0
+    person = _is_person(actor)
+    where = _request.get()
+    common = {
+        "actor_id": actor.pk if person else None,
+        "actor_label": (actor.get_username() if person else actor_label or "system")[:150],
+        "action": Action.CHANGE,
+        "object_type": "tickets.customer",
+        "path": where.path if where else "",
+        "ip": where.ip if where else None,
+        "details": details,
+    }
+    entries = [AuditEntry(object_id=str(pk), customer_id=pk, **common) for pk in customer_ids]
+    return len(AuditEntry.objects.bulk_create(entries, batch_size=1000))
 
 
 ADMIN_FLAGS = {1: "addition", 2: "change", 3: "deletion"}

@@ -21,6 +21,7 @@ from django.utils import timezone
 from tickets.channels import Channel
 from tickets.errors import HelpdeskError
 from tickets.models import Customer, CustomerIdentity, Reference, ReferenceKind
+from tickets.services import audit
 from tickets.services.customers import classify_reference, normalise_address
 
 COLUMNS = ("unique_id", "name", "tier", "email", "phone", "whatsapp", "references")
@@ -53,6 +54,8 @@ class ImportReport:
     identities_added: int = 0
     references_added: int = 0
     errors: list[RowError] = field(default_factory=list)
+    # The customers created or changed (for the audit trail).
+    changed_ids: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -271,6 +274,7 @@ def _write(rows: list[_Row], identities, references, report: ImportReport) -> No
                 new_references.append(Reference(customer=customer, kind=kind, value=value))
                 added = True
         if row.unique_id not in existing:
+            report.changed_ids.append(customer.pk)
             continue
         # A blank name in the file keeps the name we have; the tier is the file's (blank is standard).
         name = row.name or customer.name
@@ -281,6 +285,7 @@ def _write(rows: list[_Row], identities, references, report: ImportReport) -> No
             report.unchanged += 1
             continue
         report.updated += 1
+        report.changed_ids.append(customer.pk)
     Customer.objects.bulk_update(changed, ["name", "tier", "updated_at"], batch_size=CHUNK)
     CustomerIdentity.objects.bulk_create(new_identities, batch_size=CHUNK)
     Reference.objects.bulk_create(new_references, batch_size=CHUNK)
@@ -288,10 +293,11 @@ def _write(rows: list[_Row], identities, references, report: ImportReport) -> No
     report.references_added = len(new_references)
 
 
-def import_customers(*, file: IO[bytes] | IO[str]) -> ImportReport:
+def import_customers(*, file: IO[bytes] | IO[str], actor=None, actor_label: str = "") -> ImportReport:
     """Import a CRM CSV (``unique_id,name,tier,email,phone,whatsapp,references``); idempotent.
 
-    Returns the report: counts when it worked; otherwise every error by row, and nothing written.
+    Returns the report: counts when it worked; otherwise every error by row, and nothing written. Each customer
+    created or changed gets an audit entry naming ``actor`` (a user) or ``actor_label`` (who ran a command).
     """
     report = ImportReport()
     try:
@@ -313,6 +319,12 @@ def import_customers(*, file: IO[bytes] | IO[str]) -> ImportReport:
         try:
             with transaction.atomic():
                 _write(rows, identities, references, report)
+                audit.record_customers_changed(
+                    actor=actor,
+                    actor_label=actor_label,
+                    customer_ids=report.changed_ids,
+                    details={"import": "csv"},
+                )
         except IntegrityError:
             # Intake recorded one of these addresses or references for someone while we imported.
             transaction.set_rollback(True)

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from tickets.management.commands.export_customer import operator
 from tickets.models import Customer
+from tickets.services import audit
 from tickets.services.privacy import erase_customer
 
 
@@ -26,5 +26,5 @@ class Command(BaseCommand):
                 f"Erasing {unique_id} cannot be undone. Export first if you need to (manage.py export_customer "
                 f"{unique_id}), then run again with --yes."
             )
-        report = erase_customer(customer=customer, actor_label=f"manage.py erase_customer ({operator()})")
+        report = erase_customer(customer=customer, actor_label=audit.command_label("erase_customer"))
         self.stdout.write(self.style.SUCCESS(report.summary()))

@@ -1,19 +1,11 @@
-import getpass
 import json
 
 from django.core.management.base import BaseCommand, CommandError
 from django.core.serializers.json import DjangoJSONEncoder
 
 from tickets.models import Customer
+from tickets.services import audit
 from tickets.services.privacy import export_customer
-
-
-def operator() -> str:
-    """Who ran the command, for the audit trail (a command has no signed-in user)."""
-    try:
-        return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no user name in this environment
-        return "unknown"
 
 
 class Command(BaseCommand):
@@ -31,7 +23,7 @@ class Command(BaseCommand):
             customer = Customer.objects.get(unique_id=unique_id)
         except Customer.DoesNotExist:
             raise CommandError(f"No customer with the unique ID {unique_id!r}.") from None
-        data = export_customer(customer=customer, actor_label=f"manage.py export_customer ({operator()})")
+        data = export_customer(customer=customer, actor_label=audit.command_label("export_customer"))
         text = json.dumps(data, cls=DjangoJSONEncoder, ensure_ascii=False, indent=2)
         if output:
             with open(output, "w", encoding="utf-8") as handle:

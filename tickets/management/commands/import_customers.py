@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from tickets.services import audit
 from tickets.services.imports import COLUMNS, import_customers
 
 
@@ -16,7 +17,7 @@ class Command(BaseCommand):
     def handle(self, *args, file: str, **opts):
         try:
             with open(file, "rb") as handle:
-                report = import_customers(file=handle)
+                report = import_customers(file=handle, actor_label=audit.command_label("import_customers"))
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror or exc}") from None
         if not report.ok:
