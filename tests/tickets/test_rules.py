@@ -299,3 +299,36 @@ def test_later_rules_see_what_earlier_ones_changed():
     make_rule(name="tag P1", order=2, priority=1)
     assert rules.apply(ticket, rules.CREATED) == 2
     assert tagged(ticket)
+
+
+# What the admin may save ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"on_created": False, "action": Rule.Action.MARK_SPAM}, "Tick at least one trigger"),
+        ({"action": Rule.Action.RAISE_PRIORITY}, "new_priority"),
+        ({"action": Rule.Action.SET_PRIORITY}, "new_priority"),
+        ({"action": Rule.Action.ADD_TAG}, "tag"),
+        ({"action": Rule.Action.SET_CATEGORY}, "category"),
+        ({"action": Rule.Action.TRANSFER}, "to_team"),
+    ],
+)
+def test_a_rule_without_what_its_action_needs_is_refused(fields, error):
+    from django.core.exceptions import ValidationError
+
+    rule = Rule(name="incomplete", **{"on_created": True, **fields})
+    with pytest.raises(ValidationError, match=error):
+        rule.full_clean()
+
+
+def test_a_complete_rule_and_a_team_reopen_policy_are_accepted_or_refused(front_office):
+    from django.core.exceptions import ValidationError
+
+    Rule(name="ok", on_sweep=True, action=Rule.Action.MARK_SPAM, keywords="casino").full_clean()
+    front_office.reopen_policy = "after_days"
+    with pytest.raises(ValidationError, match="within how many days"):
+        front_office.full_clean()
+    front_office.reopen_after_days = 7
+    front_office.full_clean()
