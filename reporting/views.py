@@ -15,7 +15,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from tickets.models.audit import AuditEntry
 from tickets.selectors.customers import customer_for
+from tickets.services import audit
 from tickets.views.base import agent_required
 
 from . import exports
@@ -87,6 +89,8 @@ def unique_id_report(request, unique_id: str | None = None):
             return redirect(reverse("reporting:unique_id", args=[wanted]))
         return render(request, "reporting/unique_id.html", {"customer": None})
     customer = _customer(request, unique_id)
+    # Looking at a customer's contacts is audited like their page in the workspace (ids only).
+    audit.record_view(actor=request.user, customer=customer, details={"report": "unique_id"})
     rows = exports.unique_id_table(customer)
     header = next(rows)
     shown = list(islice(rows, UNIQUE_ID_ROWS_SHOWN))
@@ -106,4 +110,12 @@ def unique_id_report(request, unique_id: str | None = None):
 @agent_required
 def unique_id_csv(request, unique_id: str):
     customer = _customer(request, unique_id)
+    audit.record(
+        actor=request.user,
+        action=AuditEntry.Action.EXPORT,
+        object_type="tickets.customer",
+        object_id=customer.pk,
+        customer_id=customer.pk,
+        details={"report": "unique_id_csv"},
+    )
     return _csv(f"unique-id-{customer.unique_id}", exports.unique_id_table(customer))

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from tests.channels_intake import test_seed_story as story
 from tickets.models import Customer, Interaction, Ticket
+from tickets.models.audit import AuditEntry
 from tickets.services import transitions
 from tickets.services.imports import import_customers
 
@@ -101,3 +102,16 @@ def test_agents_may_not_read_it(client, agent, worked_example):
     client.force_login(agent.user)
     assert client.get("/reports/unique-id/ABC/").status_code == 403
     assert client.get("/reports/unique-id/ABC.csv").status_code == 403
+
+
+def test_reading_a_customers_report_is_audited(client, supervisor, worked_example):
+    client.force_login(supervisor.user)
+    abc = Customer.objects.get(unique_id="ABC")
+    before = set(AuditEntry.objects.filter(customer_id=abc.pk).values_list("pk", flat=True))
+    client.get("/reports/unique-id/ABC/")
+    b"".join(client.get("/reports/unique-id/ABC.csv").streaming_content)
+    new = AuditEntry.objects.filter(customer_id=abc.pk).exclude(pk__in=before).order_by("pk")
+    assert [(e.action, e.actor_id, e.details) for e in new] == [
+        ("view", supervisor.user.pk, {"report": "unique_id"}),
+        ("export", supervisor.user.pk, {"report": "unique_id_csv"}),
+    ]
