@@ -81,8 +81,15 @@ def test_every_filter_has_its_label_and_agents_take_next_from_the_queue(client, 
         assert f">{label}</label>" in html
     assert "[invalid name]" not in html
     assert f'action="{reverse("desk:take_next")}"' in html  # the back office's start page is the queue
-    response = client.post(reverse("desk:take_next"))
+    response = client.post(reverse("desk:take_next"), {"next": "/queue/?priority=4"})
     assert response["Location"] == reverse("desk:ticket", args=[queued.pk])
+    # Nothing left: the refusal says so on the queue it was asked from, filters kept; never off the site.
+    response = client.post(reverse("desk:take_next"), {"next": "/queue/?priority=4"}, follow=True)
+    assert response.redirect_chain[-1][0] == "/queue/?priority=4"
+    assert "Nothing is queued in your teams right now." in response.content.decode()
+    for elsewhere in ("https://evil.example/queue/", "/board/"):
+        response = client.post(reverse("desk:take_next"), {"next": elsewhere})
+        assert response["Location"] == reverse("desk:my_work")
     client.force_login(UserFactory(username="root", is_superuser=True))
     assert 'action="/my/take-next/"' not in client.get(QUEUE).content.decode()  # no agent, no work to take
 

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from tickets.errors import HelpdeskError
@@ -40,26 +41,36 @@ def my_work(request):
     return render(request, template, {"work": work})
 
 
+def _back(request) -> str:
+    """Where a refused "take next" returns: the queue the agent pressed it on (with its filters), else My work."""
+    back = request.POST.get("next", "")
+    if back.startswith(reverse("desk:queue")) and url_has_allowed_host_and_scheme(
+        back, allowed_hosts={request.get_host()}
+    ):
+        return back
+    return reverse("desk:my_work")
+
+
 @require_POST
 @agent_required
 def take_next(request):
-    """Take the best queued ticket of my teams and go to it; a refusal says why and stays here."""
+    """Take the best queued ticket of my teams and go to it; a refusal says why and stays where it was."""
     _agent_only(request)
     agent = request.agent
     queued, _ = queue_depth(agent)
     blocker = take_next_blocker(agent, load=active_assignment_count(agent), queued=queued)
     if blocker:
         messages.error(request, blocker)
-        return redirect("desk:my_work")
+        return redirect(_back(request))
     try:
         ticket = take_next_ticket(actor=request.user)
     except HelpdeskError as exc:
         refusal(request, exc)
-        return redirect("desk:my_work")
+        return redirect(_back(request))
     if ticket is None:
         # Someone else took the last one between the page and the button.
         messages.error(request, "Nothing is queued in your teams right now.")
-        return redirect("desk:my_work")
+        return redirect(_back(request))
     messages.success(request, f"You took {ticket.number}: {ticket.subject}")
     return redirect(ticket_url(ticket.pk) or reverse("desk:my_work"))
 
