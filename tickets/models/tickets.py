@@ -175,6 +175,8 @@ class Ticket(models.Model):
                 condition=models.Q(status="new"),
                 name="ticket_queue",
             ),
+            # Tickets changed since a moment: the reports' roll-up (reporting.rollup) reads them every minute.
+            models.Index(fields=["updated_at", "id"], name="ticket_updated"),
             # An agent's active work.
             models.Index(
                 fields=["assignee", "status"],
