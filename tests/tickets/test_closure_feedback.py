@@ -257,7 +257,7 @@ def test_reopen_before_the_survey_goes_out_cancels_it(closed_ticket, agent):
     assert survey.state == "cancelled"
     assert csat.send_survey(survey_id=survey.pk) == "already cancelled"
     assert not outbound(closed_ticket, "csat_survey").exists()
-    assert TicketEvent.objects.get(ticket=closed_ticket, kind="reopen").data["surveys_cancelled"] == 1
+    assert survey.note == "Cancelled: the ticket was reopened."
 
 
 def test_a_reopen_the_cancel_missed_is_caught_when_sending(closed_ticket, agent):

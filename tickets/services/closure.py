@@ -43,7 +43,8 @@ def on_closing(ticket: Ticket) -> dict:
 
 
 def on_reopening(ticket: Ticket) -> dict:
-    """The question and any survey not yet answered stop applying; returns what the reopen event records."""
+    """The question and any survey not yet answered stop applying (each cancelled survey says why on its own
+    row). Returns what the reopen event records about it: nothing, the reopen's own reason says it all."""
     verification.supersede(ticket=ticket)
-    cancelled = csat.cancel_pending(ticket=ticket)
-    return {"surveys_cancelled": cancelled} if cancelled else {}
+    csat.cancel_pending(ticket=ticket)
+    return {}
