@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from . import metrics
 from .charts import BarChart, LineChart, bar_chart, line_chart
-from .metrics import METRICS, ReportFilter
+from .metrics import ReportFilter
 from .models import TicketFact
 
 
@@ -34,10 +34,6 @@ class Dashboard:
     agents: list[metrics.AgentLine]
     csat: metrics.Csat
     charts: dict[str, BarChart | LineChart]
-
-    @property
-    def formulas(self) -> dict:
-        return METRICS
 
     @property
     def created(self) -> int:
