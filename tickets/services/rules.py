@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from tickets import lifecycle
 from tickets.errors import HelpdeskError
 from tickets.lifecycle import Status
 from tickets.models import Message, Rule, RuleFiring, Ticket
@@ -218,13 +219,13 @@ def _act(rule: Rule, t: Ticket, ctx: Context, reason: str) -> Done | None:
             _touch(t, ctx.now, category=rule.category_id)
             return Done(f"category {rule.category.name}", before, rule.category.name)
         case A.TRANSFER:
-            if t.team_id == rule.to_team_id or not transitions.lifecycle.allowed_from("transfer", t.status):
+            if t.team_id == rule.to_team_id or not lifecycle.allowed_from("transfer", t.status):
                 return None
             before = t.team.name
             transitions.transfer(ticket=t, actor=None, team=rule.to_team, reason=reason)
             return Done(f"transferred to {rule.to_team.name}", before, rule.to_team.name)
         case A.MARK_SPAM:
-            if not transitions.lifecycle.allowed_from("mark_spam", t.status):
+            if not lifecycle.allowed_from("mark_spam", t.status):
                 return None
             transitions.mark_spam(ticket=t, actor=None, reason=reason)
             return Done("closed as spam", t.status, Status.CLOSED)
