@@ -125,3 +125,80 @@ class DailySummary(models.Model):
 
     def __str__(self):
         return f"{self.day} team {self.team_id} {self.channel} P{self.priority}"
+
+
+class DailyDurations(models.Model):
+    """Histograms of the durations, per day (in the server's time zone), team, channel and duration bucket:
+    what the time metrics' medians and p90s are read from, so a month's percentiles add up a few thousand
+    rows instead of sorting a million facts (``reporting.metrics.percentiles_from_buckets``).
+
+    Each count column counts the facts of that day whose duration falls in ``bucket``
+    (``reporting.metrics.bucket_bounds``: bucket 0 is under a minute, bucket k ≥ 1 is
+    [1.1^(k−1), 1.1^k) minutes). First-response columns count the tickets first replied to that day;
+    resolution columns the tickets resolved that day (spam and duplicates left out). No priority: the
+    dashboard does not filter by it, and each dimension multiplies the rows a month adds up.
+    """
+
+    day = models.DateField()
+    team = models.ForeignKey(
+        "tickets.Team", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    bucket = models.PositiveSmallIntegerField()
+    first_response = models.PositiveIntegerField(default=0)
+    first_response_business = models.PositiveIntegerField(default=0)
+    resolution = models.PositiveIntegerField(default=0)
+    resolution_business = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "team", "channel", "bucket"], name="daily_durations_key")
+        ]
+
+    def __str__(self):
+        return f"{self.day} team {self.team_id} {self.channel} bucket {self.bucket}"
+
+
+class HourlyVolume(models.Model):
+    """Tickets created per day and hour of the day (both in the server's time zone), team and channel."""
+
+    day = models.DateField()
+    hour = models.PositiveSmallIntegerField()
+    team = models.ForeignKey(
+        "tickets.Team", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    created = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "hour", "team", "channel"], name="hourly_volume_key")
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.hour:02d}h team {self.team_id} {self.channel}"
+
+
+class DailyAgentHandled(models.Model):
+    """Tickets resolved per day, owner, team and channel (spam and duplicates left out): agents' handled
+    tickets. The channel is kept so the dashboard's channel filter applies to it like to everything else."""
+
+    day = models.DateField()
+    agent = models.ForeignKey(
+        "tickets.Agent", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    team = models.ForeignKey(
+        "tickets.Team", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    handled = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "agent", "team", "channel"], name="daily_agent_handled_key"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day} agent {self.agent_id} team {self.team_id} {self.channel}"
