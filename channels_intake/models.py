@@ -15,6 +15,9 @@ class InboundEvent(models.Model):
         PROCESSED = "processed", "Processed"
         DUPLICATE = "duplicate", "Duplicate"
         FAILED = "failed", "Failed"
+        # Over the per-sender intake limit (``channels_intake.sender_limits``): kept, not processed until
+        # the sender's window has passed (the backlog releases it) or an operator releases it.
+        HELD = "held", "Held (sender over the limit)"
 
     # Which adapter reads it ("cli", "email_raw", "whatsapp", "twilio_sms"…).
     source = models.CharField(max_length=32)
@@ -29,12 +32,15 @@ class InboundEvent(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # A held event: the throttled sender ("<channel>:<normalised address>") and when its window ends.
+    sender = models.CharField(max_length=300, blank=True)
+    held_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=models.Q(status__in=["received", "processed", "duplicate", "failed"]),
+                condition=models.Q(status__in=["received", "processed", "duplicate", "failed", "held"]),
                 name="inbound_event_status_valid",
             ),
         ]
@@ -44,6 +50,12 @@ class InboundEvent(models.Model):
                 fields=["received_at"],
                 condition=models.Q(status__in=["received", "failed"]),
                 name="inbound_event_backlog",
+            ),
+            # Held events, per sender, in arrival order (a sender's later messages wait behind its held ones).
+            models.Index(
+                fields=["sender", "received_at", "id"],
+                condition=models.Q(status="held"),
+                name="inbound_event_held",
             ),
         ]
 
