@@ -6,19 +6,20 @@ tickets); the *now* metrics — backlog and agent load — read the tickets them
 ``ReportFilter``: a period ``[start, end)``, the teams in scope (``None``: every team) and optionally one
 channel. Each metric names which moment of a ticket falls in the period.
 
-Percentiles are PostgreSQL's ``percentile_cont`` (continuous: interpolated between the two nearest values);
-other databases get the same number from an ordered ``LIMIT 2 OFFSET k`` per percentile.
+Counts, volumes, handled tickets and the time metrics read the summary rows the roll-up keeps per day
+(``DailySummary``, ``HourlyVolume``, ``DailyAgentHandled``, ``DailyDurations``), so a period is whole days in
+the server's time zone. Medians and p90s come from the duration histograms (``reporting.buckets``): within
+4.9 % of the exact ``percentile_cont`` (half a minute under a minute), read from a few thousand rows instead
+of sorting a month of tickets.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connections
-from django.db.models import Aggregate, Count, FloatField, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, ExtractHour
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from tickets.channels import Channel
@@ -26,7 +27,8 @@ from tickets.lifecycle import ACTIVE_STATUSES
 from tickets.models import Agent, CsatSurvey, Team, Ticket
 from tickets.models.tickets import QUEUE_ACTIVE_STATUSES, Priority
 
-from .models import DailySummary, TicketFact
+from . import buckets
+from .models import DailyAgentHandled, DailyDurations, DailySummary, HourlyVolume, TicketFact
 
 
 @dataclass(frozen=True)
@@ -43,15 +45,17 @@ METRICS = {
             "first_response_time",
             "First-response time",
             "Per ticket first replied to by an agent in the period: time from the ticket's creation to the "
-            "first agent reply. Median and 90th percentile (continuous). Calendar time is wall-clock time; "
-            "business time counts only the team calendar's opening hours.",
+            "first agent reply. Median and 90th percentile (continuous), read from log-spaced duration "
+            "buckets: within 5 % of the exact value (within half a minute under a minute). Calendar time is "
+            "wall-clock time; business time counts only the team calendar's opening hours.",
         ),
         Metric(
             "resolution_time",
             "Resolution time",
             "Per ticket resolved in the period (spam and duplicates left out): time from creation to the "
-            "latest resolution. Median and 90th percentile. Business time counts the team calendar's opening "
-            "hours less the time the SLA clock was paused waiting on the customer.",
+            "latest resolution. Median and 90th percentile, from log-spaced duration buckets: within 5 % of "
+            "the exact value (within half a minute under a minute). Business time counts the team calendar's "
+            "opening hours less the time the SLA clock was paused waiting on the customer.",
         ),
         Metric(
             "sla_compliance",
@@ -135,9 +139,10 @@ class ReportFilter:
     def first_day(self):
         return timezone.localtime(self.start).date()
 
-    def summary(self) -> QuerySet[DailySummary]:
-        """The daily summary rows of the teams, channel and days in scope (the period is whole days)."""
-        return self.scope(DailySummary.objects.filter(day__gte=self.first_day, day__lte=self.last_day))
+    def summary(self, model=DailySummary) -> QuerySet:
+        """The summary rows (``model``: one of the per-day summaries) of the teams, channel and days in
+        scope (the period is whole days)."""
+        return self.scope(model.objects.filter(day__gte=self.first_day, day__lte=self.last_day))
 
     def facts(self, moment: str) -> QuerySet[TicketFact]:
         """The facts of the tickets in scope whose ``moment`` falls in the period."""
@@ -148,66 +153,6 @@ class ReportFilter:
 
 def pct(part: int | None, whole: int | None) -> float | None:
     return round(100 * part / whole, 1) if whole else None
-
-
-# Percentiles --------------------------------------------------------------------------------------------
-
-
-class PercentileCont(Aggregate):
-    """PostgreSQL's ``percentile_cont(ARRAY[fractions]) WITHIN GROUP (ORDER BY expression)``: every fraction
-    from one sort of the values."""
-
-    function = "PERCENTILE_CONT"
-    name = "PercentileCont"
-    template = "%(function)s(ARRAY[%(fractions)s]::float8[]) WITHIN GROUP (ORDER BY %(expressions)s)"
-
-    def __init__(self, expression, fractions, **extra):
-        from django.contrib.postgres.fields import ArrayField  # PostgreSQL only, like the function
-
-        super().__init__(
-            expression,
-            fractions=", ".join(repr(float(f)) for f in fractions),
-            output_field=ArrayField(FloatField()),
-            **extra,
-        )
-
-
-FRACTIONS = (0.5, 0.9)
-
-
-def percentiles(queryset: QuerySet, fields: list[str], fractions=FRACTIONS) -> dict[str, dict]:
-    """``{field: {"n": values, 0.5: median, 0.9: p90}}`` over the non-null values of each field."""
-    if connections[queryset.db].vendor == "postgresql":
-        aggregates = {}
-        for i, name in enumerate(fields):
-            aggregates[f"n{i}"] = Count(name)
-            aggregates[f"p{i}"] = PercentileCont(name, fractions)
-        row = queryset.aggregate(**aggregates)
-        return {
-            name: {
-                "n": row[f"n{i}"],
-                **dict(zip(fractions, row[f"p{i}"] or [None] * len(fractions), strict=True)),
-            }
-            for i, name in enumerate(fields)
-        }
-    return {name: _percentiles_portable(queryset, name, fractions) for name in fields}
-
-
-def _percentiles_portable(queryset: QuerySet, name: str, fractions) -> dict:
-    """``percentile_cont`` without it: the two values around position (n − 1) × fraction, interpolated."""
-    values = queryset.filter(**{f"{name}__isnull": False}).order_by(name).values_list(name, flat=True)
-    n = values.count()
-    result: dict = {"n": n}
-    for fraction in fractions:
-        if not n:
-            result[fraction] = None
-            continue
-        position = (n - 1) * fraction
-        low = math.floor(position)
-        pair = list(values[low : low + 2])
-        upper = pair[1] if len(pair) > 1 else pair[0]
-        result[fraction] = pair[0] + (upper - pair[0]) * (position - low)
-    return result
 
 
 # The metrics ----------------------------------------------------------------------------------------------
@@ -224,19 +169,34 @@ class Times:
     business_p90: float | None
 
 
-def _times(queryset, calendar: str, business: str) -> Times:
-    p = percentiles(queryset, [calendar, business])
-    return Times(p[calendar]["n"], p[calendar][0.5], p[calendar][0.9], p[business][0.5], p[business][0.9])
+DURATION_SUMS = {
+    name: Coalesce(Sum(name), 0)
+    for name in ("first_response", "first_response_business", "resolution", "resolution_business")
+}
+
+
+def _times(f: ReportFilter, calendar: str, business: str) -> Times:
+    """Median and p90 from the period's duration histograms, added up per bucket (one grouped query)."""
+    rows = list(f.summary(DailyDurations).order_by().values("bucket").annotate(**DURATION_SUMS))
+    histogram = {name: {r["bucket"]: r[name] for r in rows if r[name]} for name in (calendar, business)}
+    median, p90 = (
+        {name: buckets.percentile(histogram[name], fraction) for name in histogram} for fraction in (0.5, 0.9)
+    )
+    return Times(
+        sum(histogram[calendar].values()),
+        median[calendar],
+        p90[calendar],
+        median[business],
+        p90[business],
+    )
 
 
 def first_response_time(f: ReportFilter) -> Times:
-    return _times(f.facts("first_responded_at"), "first_response_minutes", "first_response_business_minutes")
+    return _times(f, "first_response", "first_response_business")
 
 
 def resolution_time(f: ReportFilter) -> Times:
-    return _times(
-        f.facts("resolved_at").filter(not_an_issue=False), "resolution_minutes", "resolution_business_minutes"
-    )
+    return _times(f, "resolution", "resolution_business")
 
 
 @dataclass
@@ -365,12 +325,7 @@ def volume_by_channel(f: ReportFilter) -> list[tuple[str, int]]:
 def volume_by_hour(f: ReportFilter) -> list[tuple[int, int]]:
     """Tickets created in the period by hour of the day (0–23) in the server's time zone."""
     rows = dict(
-        f.facts("created_at")
-        .annotate(hour=ExtractHour("created_at", tzinfo=timezone.get_current_timezone()))
-        .order_by()
-        .values("hour")
-        .annotate(n=Count("pk"))
-        .values_list("hour", "n")
+        f.summary(HourlyVolume).order_by().values("hour").annotate(n=Sum("created")).values_list("hour", "n")
     )
     return [(hour, rows.get(hour, 0)) for hour in range(24)]
 
@@ -440,12 +395,11 @@ def agent_load(f: ReportFilter) -> list[AgentLine]:
         .values_list("assignee_id", "n")
     )
     handled = dict(
-        f.facts("resolved_at")
-        .filter(not_an_issue=False, assignee__isnull=False)
+        f.summary(DailyAgentHandled)
         .order_by()
-        .values("assignee_id")
-        .annotate(n=Count("pk"))
-        .values_list("assignee_id", "n")
+        .values("agent_id")
+        .annotate(n=Sum("handled"))
+        .values_list("agent_id", "n")
     )
     agents = Agent.objects.filter(role__in=[Agent.Role.FRONT_OFFICE, Agent.Role.BACK_OFFICE])
     if f.team_ids is not None:

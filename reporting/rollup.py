@@ -16,8 +16,8 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Sum
+from django.db.models.functions import ExtractHour, TruncDate
 from django.utils import timezone
 
 from tickets import sla
@@ -25,7 +25,8 @@ from tickets.models import BusinessCalendar, Case, Team, Ticket
 from tickets.models.tickets import ResolutionType
 from tickets.services.sla import business_hours
 
-from .models import DailySummary, TicketFact
+from .buckets import bucket_expression
+from .models import DailyAgentHandled, DailyDurations, DailySummary, HourlyVolume, TicketFact
 
 # A transaction that updated a ticket before the last run but committed after it is still caught.
 LAG = timedelta(minutes=2)
@@ -150,7 +151,8 @@ def refresh_ticket_facts(*, full: bool = False, batch_size: int = BATCH) -> int:
     if full:
         # Tickets deleted since (reporting keeps no constraint towards them).
         TicketFact.objects.filter(~Exists(Ticket.objects.filter(pk=OuterRef("ticket_id")))).delete()
-        DailySummary.objects.all().delete()
+        for model in SUMMARIES:
+            model.objects.all().delete()
         bounds = TicketFact.objects.aggregate(first=Min("created_at"), last=Max("source_updated_at"))
         if bounds["first"]:
             first, last = _day(bounds["first"]), _day(max(bounds["last"], timezone.now()))
@@ -161,7 +163,8 @@ def refresh_ticket_facts(*, full: bool = False, batch_size: int = BATCH) -> int:
 
 # The daily summary ------------------------------------------------------------------------------------------
 
-SUMMARY_MOMENTS = ("created_at", "resolved_at", "closed_at")
+# The moments that date a fact in the summaries: a change to any of them changes those days' rows.
+SUMMARY_MOMENTS = ("created_at", "first_responded_at", "resolved_at", "closed_at")
 ISSUE = Q(not_an_issue=False)
 # Per moment: what each summary column counts among the facts of that day (the definitions the metrics'
 # formulas describe; ``reporting.metrics`` only adds them up and divides).
@@ -219,30 +222,99 @@ def _lock_summary() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext('reporting.daily_summary'))")
 
 
+# The duration histograms: per column, the moment that dates a fact and the duration it files in a bucket.
+DURATIONS = {
+    "first_response": ("first_responded_at", "first_response_minutes", Q()),
+    "first_response_business": ("first_responded_at", "first_response_business_minutes", Q()),
+    "resolution": ("resolved_at", "resolution_minutes", ISSUE),
+    "resolution_business": ("resolved_at", "resolution_business_minutes", ISSUE),
+}
+SUMMARIES = (DailySummary, DailyDurations, HourlyVolume, DailyAgentHandled)
+
+
+def _grouped(moment: str, start: datetime, end: datetime, keys: dict, **counts):
+    """The facts whose ``moment`` falls in [start, end), counted per local day and ``keys``."""
+    zone = timezone.get_current_timezone()
+    return (
+        TicketFact.objects.filter(**{f"{moment}__gte": start, f"{moment}__lt": end})
+        .annotate(day=TruncDate(moment, tzinfo=zone), **keys)
+        .order_by()
+        .values("day", "team_id", "channel", *keys)
+        .annotate(**counts)
+    )
+
+
 def rebuild_daily_summary(days: set[date]) -> None:
-    """Recount the summary rows of ``days`` from the facts (three grouped queries per run of days)."""
+    """Recount the summary rows of ``days`` from the facts: the daily counts, the duration histograms,
+    hourly volume and agents' handled tickets (ten grouped queries per run of days)."""
     zone = timezone.get_current_timezone()
     for first, last in _ranges(days):
         start, end = _midnight(first), _midnight(last + timedelta(days=1))
         rows: dict[tuple, dict] = {}
         for moment, counts in SUMMARY_COUNTS.items():
-            grouped = (
-                TicketFact.objects.filter(**{f"{moment}__gte": start, f"{moment}__lt": end})
-                .annotate(day=TruncDate(moment, tzinfo=zone))
-                .order_by()
-                .values("day", "team_id", "channel", "priority")
-                .annotate(**counts)
-            )
+            grouped = _grouped(moment, start, end, {"p": F("priority")}, **counts)
             for row in grouped:
-                key = (row.pop("day"), row.pop("team_id"), row.pop("channel"), row.pop("priority"))
+                key = (row.pop("day"), row.pop("team_id"), row.pop("channel"), row.pop("p"))
                 rows.setdefault(key, {}).update({k: v or 0 for k, v in row.items()})
+        durations: dict[tuple, dict] = {}
+        for column, (moment, minutes, condition) in DURATIONS.items():
+            grouped = _grouped(
+                moment, start, end, {"bucket": bucket_expression(minutes)}, n=Count("pk")
+            ).filter(condition, **{f"{minutes}__isnull": False})
+            for row in grouped:
+                key = (row["day"], row["team_id"], row["channel"], row["bucket"])
+                durations.setdefault(key, {})[column] = row["n"]
+        hours = list(
+            _grouped(
+                "created_at", start, end, {"hour": ExtractHour("created_at", tzinfo=zone)}, n=Count("pk")
+            )
+        )
+        handled = list(
+            _grouped("resolved_at", start, end, {"agent": F("assignee_id")}, n=Count("pk")).filter(
+                ISSUE, assignee__isnull=False
+            )
+        )
         with transaction.atomic():
             _lock_summary()
-            DailySummary.objects.filter(day__gte=first, day__lte=last).delete()
+            for model in SUMMARIES:
+                model.objects.filter(day__gte=first, day__lte=last).delete()
             DailySummary.objects.bulk_create(
                 [
                     DailySummary(day=d, team_id=team, channel=channel, priority=priority, **counts)
                     for (d, team, channel, priority), counts in rows.items()
+                ],
+                batch_size=2000,
+            )
+            DailyDurations.objects.bulk_create(
+                [
+                    DailyDurations(day=d, team_id=team, channel=channel, bucket=bucket, **counts)
+                    for (d, team, channel, bucket), counts in durations.items()
+                ],
+                batch_size=2000,
+            )
+            HourlyVolume.objects.bulk_create(
+                [
+                    HourlyVolume(
+                        day=r["day"],
+                        hour=r["hour"],
+                        team_id=r["team_id"],
+                        channel=r["channel"],
+                        created=r["n"],
+                    )
+                    for r in hours
+                ],
+                batch_size=2000,
+            )
+            DailyAgentHandled.objects.bulk_create(
+                [
+                    DailyAgentHandled(
+                        day=r["day"],
+                        agent_id=r["agent"],
+                        team_id=r["team_id"],
+                        channel=r["channel"],
+                        handled=r["n"],
+                    )
+                    for r in handled
                 ],
                 batch_size=2000,
             )
