@@ -151,14 +151,21 @@ def refresh_ticket_facts(*, full: bool = False, batch_size: int = BATCH) -> int:
     if full:
         # Tickets deleted since (reporting keeps no constraint towards them).
         TicketFact.objects.filter(~Exists(Ticket.objects.filter(pk=OuterRef("ticket_id")))).delete()
-        for model in SUMMARIES:
-            model.objects.all().delete()
-        bounds = TicketFact.objects.aggregate(first=Min("created_at"), last=Max("source_updated_at"))
-        if bounds["first"]:
-            first, last = _day(bounds["first"]), _day(max(bounds["last"], timezone.now()))
-            days = {first + timedelta(days=i) for i in range((last - first).days + 1)}
-    rebuild_daily_summary(days)
+        rebuild_all_summaries()
+    else:
+        rebuild_daily_summary(days)
     return done
+
+
+def rebuild_all_summaries() -> None:
+    """Recount every summary row from the facts as they are (after a full run, or when a new summary table
+    is deployed: ``manage.py refresh_reports --summaries``)."""
+    for model in SUMMARIES:
+        model.objects.all().delete()
+    bounds = TicketFact.objects.aggregate(first=Min("created_at"), last=Max("source_updated_at"))
+    if bounds["first"]:
+        first, last = _day(bounds["first"]), _day(max(bounds["last"], timezone.now()))
+        rebuild_daily_summary({first + timedelta(days=i) for i in range((last - first).days + 1)})
 
 
 # The daily summary ------------------------------------------------------------------------------------------

@@ -4,10 +4,11 @@ import re
 from datetime import UTC, datetime
 
 import pytest
+from django.core.management import call_command
 
 from reporting import buckets, metrics
 from reporting.metrics import ReportFilter
-from reporting.models import DailySummary, TicketFact
+from reporting.models import DailyAgentHandled, DailyDurations, DailySummary, HourlyVolume, TicketFact
 from reporting.rollup import refresh_ticket_facts
 from tests.factories import TeamFactory, TicketFactory
 from tests.reporting.conftest import END, NOW, START, at
@@ -173,15 +174,31 @@ def test_rollup_picks_up_changes_and_is_idempotent(week, period, agent):
     # The daily summary follows: T4 (one interaction, never reopened) is a first-contact resolution now.
     fcr = metrics.first_contact_resolution(period)
     assert (fcr.part, fcr.whole) == (2, 4)
+    # And so do the histograms and the handled counts: T4 (1,440 minutes) is its owner frank's third.
+    assert metrics.resolution_time(period).calendar_p90 == bucketed(1440)
+    assert {line.name: line.handled for line in metrics.agent_load(period)}[str(agent)] == 3
 
-    # Running it again changes nothing; a full run recomputes every ticket to the same rows.
+    # Running it again changes nothing; a full run recomputes every ticket to the same rows, and so does
+    # recounting the summaries alone.
     def snapshot():
-        summary = DailySummary.objects.order_by("day", "team", "channel", "priority").values()
-        return list(TicketFact.objects.order_by("pk").values()), [{**r, "id": None} for r in summary]
+        summaries = [
+            [{**r, "id": None} for r in model.objects.order_by(*key).values()]
+            for model, key in (
+                (DailySummary, ["day", "team", "channel", "priority"]),
+                (DailyDurations, ["day", "team", "channel", "bucket"]),
+                (HourlyVolume, ["day", "hour", "team", "channel"]),
+                (DailyAgentHandled, ["day", "agent", "team", "channel"]),
+            )
+        ]
+        return list(TicketFact.objects.order_by("pk").values()), summaries
 
     before = snapshot()
+    assert all(before[1])
     refresh_ticket_facts()
+    assert snapshot() == before
     refresh_ticket_facts(full=True)
+    assert snapshot() == before
+    call_command("refresh_reports", "--summaries")
     assert snapshot() == before
 
 
