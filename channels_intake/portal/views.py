@@ -90,7 +90,7 @@ def contact_thanks(request):
     if not done:
         return redirect("support:contact")
     ticket = done.get("ticket")
-    # The web form sends no acknowledgement: the page itself gives the link to the ticket's status page.
+    # The page gives the link to the ticket's status page at once (the e-mailed acknowledgement carries it too).
     pk = parse_number(ticket) if ticket else None
     status_link = reverse("support:ticket_status", args=[make_token(STATUS, pk)]) if pk else None
     context = {"ticket": ticket, "email": done.get("email", ""), "status_link": status_link}

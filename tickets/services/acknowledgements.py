@@ -1,6 +1,7 @@
 """The automatic acknowledgement: "we have your message, your ticket is T-000123" (seed 001, best practice).
 
-Sent on the first message of a new ticket, on the channel it came in on, from the per-channel template.
+Sent on the first message of a new ticket, on the channel it came in on, from the per-channel template (a
+web-form ticket is answered by e-mail, to the address typed in the form, like every reply on that channel).
 Never to an automated sender (auto-replies, bounces: loops), never over a phone call, and at most
 ``ACK_LIMIT_PER_HOUR`` per address an hour, so a sender flooding us cannot make us flood them.
 
@@ -29,7 +30,7 @@ class _Blank(dict):
 
 
 def acknowledge(*, ticket: Ticket, interaction: Interaction, automated: bool = False) -> Message | None:
-    if automated or interaction.channel in (Channel.VOICE, Channel.WEB):
+    if automated or interaction.channel == Channel.VOICE:
         return None
     template = Acknowledgement.objects.filter(channel=interaction.channel, active=True).first()
     if template is None:
