@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 
 from channels_intake.models import ChannelAccount, InboundEvent, Mailbox
-from channels_intake.services import process_event
+from channels_intake.services import process_event, release
 
 # Shown on the page at most (a raw e-mail with attachments can be megabytes).
 PAYLOAD_PREVIEW_CHARS = 100_000
@@ -18,12 +18,15 @@ DONE = (InboundEvent.Status.PROCESSED, InboundEvent.Status.DUPLICATE)
 @admin.register(InboundEvent)
 class InboundEventAdmin(admin.ModelAdmin):
     list_display = ["id", "received_at", "source", "channel", "status", "attempts", "short_error"]
+    # "Held" under status lists what the per-sender intake limit holds back; search finds one sender's.
     list_filter = ["status", "source", "channel"]
-    search_fields = ["error"]
+    search_fields = ["error", "sender"]
     fields = [
         "source",
         "channel",
         "status",
+        "sender",
+        "held_until",
         "attempts",
         "received_at",
         "processed_at",
@@ -34,7 +37,7 @@ class InboundEventAdmin(admin.ModelAdmin):
         "payload_preview",
     ]
     readonly_fields = fields
-    actions = ["replay"]
+    actions = ["replay", "release_held"]
     show_full_result_count = False
 
     def get_queryset(self, request):
@@ -102,6 +105,25 @@ class InboundEventAdmin(admin.ModelAdmin):
             self.message_user(request, line, messages.ERROR)
         if len(failures) > 10:
             self.message_user(request, f"… and {len(failures) - 10} more failures", messages.ERROR)
+
+    @admin.action(
+        description="Release selected held events now (past the per-sender limit)", permissions=["replay"]
+    )
+    def release_held(self, request, queryset):
+        """Process held events at once, oldest first, whatever their senders' limits; others are skipped."""
+        selected = queryset.count()
+        done = release(queryset)
+        failed = [e for e in done if e.status == InboundEvent.Status.FAILED]
+        skipped = selected - len(done)
+        self.message_user(
+            request,
+            f"Released {len(done)} held event(s)"
+            + (f", {len(failed)} failed" if failed else "")
+            + (f"; {skipped} not held, skipped" if skipped else ""),
+            messages.WARNING if failed else messages.SUCCESS,
+        )
+        for event in failed[:10]:
+            self.message_user(request, f"event {event.pk}: {event.error}", messages.ERROR)
 
 
 # IMAP mailboxes ------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
+from channels_intake import sender_limits
 from channels_intake.adapters import PayloadError, parser_for
 from channels_intake.models import InboundEvent
 from tickets.errors import HelpdeskError
@@ -42,12 +43,29 @@ def _take(item) -> dict:
     return receive(item).as_dict()
 
 
-def process_event(event: InboundEvent, *, count_attempt: bool = True) -> InboundEvent:
-    """Parse and receive every message in an event; mark it processed, duplicate or failed (with why)."""
+def _hold(event: InboundEvent, hold: sender_limits.Hold) -> InboundEvent:
+    event.status, event.error, event.result = InboundEvent.Status.HELD, hold.reason, {}
+    event.sender, event.held_until = hold.sender, hold.until
+    event.save(update_fields=["status", "error", "result", "attempts", "sender", "held_until"])
+    return event
+
+
+def process_event(
+    event: InboundEvent, *, count_attempt: bool = True, enforce_limits: bool = True
+) -> InboundEvent:
+    """Parse and receive every message in an event; mark it processed, duplicate or failed (with why).
+
+    A sender over the per-sender intake limit (``channels_intake.sender_limits``) is checked after parsing and
+    before the pipeline: its event is marked held instead (not an attempt). ``enforce_limits=False`` is an
+    operator's release.
+    """
     if count_attempt:
         event.attempts += 1
     try:
         items = parser_for(event.source)(event)
+        if enforce_limits and (hold := sender_limits.check(event, items)) is not None:
+            event.attempts -= count_attempt
+            return _hold(event, hold)
         results = [_take(i) for i in items]
     except PayloadError as exc:
         event.status, event.error, event.result = (
@@ -68,8 +86,9 @@ def process_event(event: InboundEvent, *, count_attempt: bool = True) -> Inbound
         duplicate = bool(results) and all(r.get("duplicate") for r in results)
         event.status = InboundEvent.Status.DUPLICATE if duplicate else InboundEvent.Status.PROCESSED
         event.error, event.result = "", {"messages": results}
+    event.held_until = None
     event.processed_at = timezone.now()
-    event.save(update_fields=["status", "error", "result", "attempts", "processed_at"])
+    event.save(update_fields=["status", "error", "result", "attempts", "held_until", "processed_at"])
     return event
 
 
@@ -103,4 +122,39 @@ def process_backlog(*, limit: int = 500, older_than_seconds: int = 30, max_attem
         if claimed.update(attempts=attempts + 1):
             process_event(InboundEvent.objects.get(pk=pk), count_attempt=False)
             done += 1
-    return done
+    return done + release_held(limit=limit)
+
+
+# How long a sweep's claim on a held event lasts: a worker killed mid-release leaves it to a later sweep.
+HELD_CLAIM_SECONDS = 300
+
+
+def release_held(*, limit: int = 500) -> int:
+    """Run held events whose sender's window has passed through the pipeline again, oldest first.
+
+    Each is counted against the sender's new window, so a flood is taken in at the limit's pace, and held
+    again (behind its own earlier messages) when the new window fills. Claimed by a conditional update of
+    ``held_until``, so two sweeps at once never release one event twice. Returns how many were processed.
+    """
+    now = timezone.now()
+    due = (
+        InboundEvent.objects.filter(status=InboundEvent.Status.HELD, held_until__lte=now)
+        .order_by("received_at", "id")
+        .values_list("pk", "held_until")[:limit]
+    )
+    released = 0
+    for pk, held_until in list(due):
+        lease = timezone.now() + timezone.timedelta(seconds=HELD_CLAIM_SECONDS)
+        claimed = InboundEvent.objects.filter(pk=pk, status=InboundEvent.Status.HELD, held_until=held_until)
+        if claimed.update(held_until=lease):
+            event = process_event(InboundEvent.objects.get(pk=pk))
+            released += event.status != InboundEvent.Status.HELD
+    return released
+
+
+def release(events) -> list[InboundEvent]:
+    """An operator's release: process held events now, oldest first, whatever their senders' limits."""
+    return [
+        process_event(event, enforce_limits=False)
+        for event in events.filter(status=InboundEvent.Status.HELD).order_by("received_at", "id")
+    ]

@@ -208,6 +208,10 @@ HELPDESK = {
     "MAX_MESSAGE_CHARS": env_int("HELPDESK_MAX_MESSAGE_CHARS", 200_000),
     # A webhook body larger than this is refused with 413 (e-mail with attachments is the big one).
     "MAX_WEBHOOK_BYTES": env_int("HELPDESK_MAX_WEBHOOK_BYTES", 25 * 1024 * 1024),
+    # Per-sender limit on intake (channels_intake.sender_limits): a sender (channel + address) sending more than
+    # this ("count/period", django-ratelimit's notation) has its further messages stored and answered 200 but held,
+    # not processed, until its window has passed. Empty or "0" turns it off.
+    "INTAKE_SENDER_LIMIT": os.environ.get("HELPDESK_INTAKE_SENDER_LIMIT", "30/10m"),
     # /healthz (helpdesk/health.py): a schedule due this long ago means no django-q2 cluster is running its
     # scheduler; an inbound event still unprocessed after this long means intake is behind.
     "HEALTHZ_CLUSTER_STALE_MINUTES": env_int("HELPDESK_HEALTHZ_CLUSTER_STALE_MINUTES", 5),

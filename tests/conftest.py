@@ -23,6 +23,15 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limit_counters():
+    """Rate-limit counters (django-ratelimit, in the default cache) start at zero in every test: an address
+    many tests use would otherwise run into the /support/ or the per-sender intake limits."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 DATA_MIGRATIONS = (
     "0002_defaults",
     "0004_default_acknowledgements",
