@@ -27,6 +27,7 @@ from channels_intake.adapters import cli, webchat
 from channels_intake.models import InboundEvent
 from tickets.errors import HelpdeskError
 from tickets.intake import InboundMessage
+from tickets.models import Message
 from tickets.services.customers import normalise_address
 
 security_log = logging.getLogger("helpdesk.security")
@@ -57,6 +58,13 @@ def sender_key(msg: InboundMessage) -> str:
     return f"{msg.channel}:{address}"[:300]
 
 
+def _taken_in(msg: InboundMessage) -> bool:
+    return (
+        bool(msg.provider_message_id)
+        and Message.objects.filter(channel=msg.channel, provider_message_id=msg.provider_message_id).exists()
+    )
+
+
 def _waiting_behind(event: InboundEvent, senders: list[str]) -> InboundEvent | None:
     return (
         InboundEvent.objects.filter(status=InboundEvent.Status.HELD, sender__in=senders, pk__lt=event.pk)
@@ -71,9 +79,12 @@ def check(event: InboundEvent, items) -> Hold | None:
     limit = rate()
     if not limit or event.source in EXEMPT_SOURCES:
         return None
-    senders = list(dict.fromkeys(sender_key(i) for i in items if isinstance(i, InboundMessage)))
+    # Delivery receipts and ignored notifications are nobody's messages; a provider's redelivery of a message
+    # already taken in is a no-op for the pipeline, so neither counts nor waits.
+    items = [i for i in items if isinstance(i, InboundMessage) and not _taken_in(i)]
+    senders = list(dict.fromkeys(sender_key(i) for i in items))
     if not senders:
-        return None  # delivery receipts and ignored notifications are nobody's messages
+        return None
     now = timezone.now()
     if (first := _waiting_behind(event, senders)) is not None:
         until = max(first.held_until or now, now)
@@ -82,8 +93,6 @@ def check(event: InboundEvent, items) -> Hold | None:
         return hold
     hold = None
     for item in items:
-        if not isinstance(item, InboundMessage):
-            continue
         key = sender_key(item)
         usage = get_usage(None, group=GROUP, key=lambda _g, _r, key=key: key, rate=limit, increment=True)
         if usage is None or usage["time_left"] < 0:

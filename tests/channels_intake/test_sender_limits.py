@@ -150,6 +150,18 @@ def test_a_duplicate_of_a_held_message_stays_a_no_op(client, clock):
     assert inbound_texts() == ["Help 1", "Help 2", "Help 3"]
 
 
+def test_a_redelivery_of_a_message_already_taken_in_neither_counts_nor_waits(client):
+    first = send(client, mail(1))
+    send(client, mail(1))  # the provider retries it twice: duplicates, not counted
+    send(client, mail(1))
+    second = send(client, mail(2))
+    held = send(client, mail(3))
+    retry = send(client, mail(1))  # while the sender has a held message
+
+    assert (first.status, second.status, held.status) == ("processed", "processed", "held")
+    assert retry.status == "duplicate"
+
+
 def test_an_operator_releases_held_events_at_once(client):
     for n in range(1, 6):
         send(client, mail(n))
