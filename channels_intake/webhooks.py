@@ -1,6 +1,7 @@
 """What every provider webhook does, in one place: size limit, authenticity, store, process, answer.
 
-A webhook answers 200 for a message it accepted or already had, 403 for a bad or missing signature or
+A webhook answers 200 for a message it accepted or already had (or held: its sender is over the per-sender
+limit, ``channels_intake.sender_limits``), 403 for a bad or missing signature or
 token (nothing stored, logged), 400 for a payload it cannot read (stored, with the reason), 413 for one
 that is too large. Adapters supply only ``verify(request)`` and their parser.
 """
