@@ -4,7 +4,8 @@ from channels_intake.services import process_backlog as _process_backlog
 
 
 def process_backlog(limit: int = 500) -> int:
-    """Finish inbound events stored but never processed (a worker died between store and process)."""
+    """Finish inbound events stored but never processed (a worker died between store and process), and
+    release held ones whose sender's window has passed (``channels_intake.sender_limits``)."""
     return _process_backlog(limit=limit)
 
 

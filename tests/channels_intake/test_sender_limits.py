@@ -197,3 +197,26 @@ def test_the_held_list_in_the_admin(client):
 def test_the_limit_can_be_turned_off(client, settings):
     settings.HELPDESK = {**settings.HELPDESK, "INTAKE_SENDER_LIMIT": ""}
     assert {send(client, mail(n)).status for n in range(1, 5)} == {"processed"}
+
+
+def test_whatsapp_senders_are_counted_by_their_wa_id(client, settings):
+    import json
+
+    from tests.channels_intake.meta_signing import post_signed
+    from tests.channels_intake.test_whatsapp import SECRET, text_message
+
+    settings.WHATSAPP_APP_SECRET = SECRET
+
+    def whatsapp(n: int, wa_id: str) -> InboundEvent:
+        body = json.dumps(text_message(f"wamid.{wa_id}.{n}", f"message {n}", 1_767_000_000 + n, sender=wa_id))
+        response = post_signed(client, "/intake/whatsapp/", body.encode(), SECRET, None)
+        assert response.status_code == 200, response.content
+        return InboundEvent.objects.get(pk=response.json()["event"])
+
+    flood = [whatsapp(n, "16505551234") for n in range(1, 5)]
+    other = whatsapp(1, "447700900123")
+
+    assert [e.status for e in flood] == ["processed", "processed", "held", "held"]
+    assert flood[2].sender == "whatsapp:+16505551234"
+    assert other.status == "processed"
+    assert Message.objects.filter(direction=Message.Direction.INBOUND, channel="whatsapp").count() == 3
