@@ -38,3 +38,7 @@ ADDRESS_KIND = {
 
 # DOMAIN.md: every call is its own interaction; digital messages join the open interaction.
 SESSIONLESS_CHANNELS = frozenset({Channel.VOICE, Channel.WEB})
+
+# A call record's ``meta["call"]["direction"]`` when an agent placed the call: recorded as the ticket's call,
+# never counted as the customer coming back (tickets.intake, the escalation rules' follow-up count).
+OUTBOUND_CALL = "outbound"

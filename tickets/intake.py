@@ -20,7 +20,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from tickets import lifecycle
-from tickets.channels import SESSIONLESS_CHANNELS, Channel
+from tickets.channels import OUTBOUND_CALL, SESSIONLESS_CHANNELS, Channel
 from tickets.errors import IntakeError
 from tickets.lifecycle import Status
 from tickets.models import Case, Customer, CustomerConflict, Interaction, Message, Ticket
@@ -62,6 +62,12 @@ class InboundMessage:
     thread_ids: list[str] = field(default_factory=list)
     attachments: list[InboundAttachment] = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+
+    @property
+    def from_customer(self) -> bool:
+        """False for a call we placed: the voice adapters and the call log put the call's direction in
+        ``meta["call"]["direction"]``. Such a call is recorded like any call but is not the customer coming back."""
+        return (self.meta.get("call") or {}).get("direction") != OUTBOUND_CALL
 
 
 @dataclass
@@ -255,15 +261,21 @@ def _receive(msg: InboundMessage) -> IntakeResult:
             detail=detail,
         )
 
-    ticket = _customer_spoke(case.ticket, message, new_ticket=new_ticket, now=now)
+    if msg.from_customer:
+        ticket = _customer_spoke(case.ticket, message, new_ticket=new_ticket, now=now)
+    else:
+        # A call we placed: recorded on the ticket, which keeps its status, clocks and customer-message time.
+        ticket = case.ticket
+        Ticket.objects.filter(pk=ticket.pk).update(updated_at=now)
     # The triage rules (issue 6): priority, tags, category, team, spam, duplicates.
     text = f"{msg.subject}\n{msg.text}"
     if new_ticket:
         rules.ticket_created(ticket, text=text, channel=msg.channel)
-    else:
+    elif msg.from_customer:
         rules.customer_message(ticket, text=text, channel=msg.channel)
     ticket = Ticket.objects.select_related("merged_into").get(pk=ticket.pk)
-    if new_ticket and ticket.status != Status.CLOSED:  # not when a rule closed it as spam or merged it
+    # Not when a rule closed it as spam or merged it, nor for a call we placed.
+    if new_ticket and ticket.status != Status.CLOSED and msg.from_customer:
         acknowledge(ticket=ticket, interaction=interaction, automated=bool(msg.meta.get("auto_reply")))
     if ticket.merged_into_id:  # merged by a rule: the message now lives on the original
         ticket = ticket.merged_into

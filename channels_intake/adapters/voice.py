@@ -6,7 +6,9 @@ status, notes, recording link), with the same facts under ``meta["call"]``. The 
 (``CallSid``, ``call_id``) is the message's provider ID, so a redelivered callback or event is a no-op.
 The customer is the caller of an inbound call (``From``) and the called party of an outbound one (``To``);
 a customer's number that is not a phone number is an unreadable payload (400). The pipeline stores every
-message it receives as inbound, so an outbound call's direction lives in its text and ``meta["call"]``.
+message it receives as inbound, so an outbound call's direction lives in its text and ``meta["call"]``, which
+the pipeline reads: a call we placed is recorded on its ticket but is not the customer coming back (no
+pending → open, no reopen, no customer-message rules, no follow-up count).
 
 **Twilio** (``twilio_voice``) sends a status callback per call progress event it is asked for (``initiated``
 → ``queued``, ``ringing``, ``answered`` → ``in-progress``, ``completed``), all with the same ``CallSid``.

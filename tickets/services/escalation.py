@@ -6,7 +6,8 @@ processes at once: a breach is recorded under the ticket's row lock only when no
 on a ticket once — an ``EscalationFiring`` row, unique per (ticket, rule), written under the same lock.
 
 Triggers: a target *at risk* (``tickets.sla.clock_state``, the definition the queue and board use), a target
-*breached* (recorded) — first response, resolution or next response — a customer who *followed up* N times (interactions after the first), and *P1*.
+*breached* (recorded) — first response, resolution or next response — a customer who *followed up* N times
+(interactions after the first, not counting calls we placed to the customer), and *P1*.
 Actions: escalate to the team's supervisors (the ``escalate`` transition, status kept), raise the priority
 by one (due times re-timed), escalate into another team's queue. Each firing is one event on the history.
 """
@@ -17,12 +18,14 @@ import logging
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from tickets.channels import OUTBOUND_CALL
 from tickets.errors import HelpdeskError
 from tickets.lifecycle import Status
-from tickets.models import EscalationFiring, EscalationRule, Ticket
+from tickets.models import Case, EscalationFiring, EscalationRule, Message, Ticket
 from tickets.services import sla as sla_clocks
 from tickets.services import transitions
 from tickets.services.events import record_event
@@ -32,6 +35,13 @@ log = logging.getLogger(__name__)
 # Tickets rules may act on: not yet resolved (the clocks may be paused, the customer may follow up).
 UNRESOLVED = frozenset({Status.NEW, Status.ASSIGNED, Status.OPEN, Status.PENDING})
 TARGETS = ("first_response", "resolution", "next_response")
+
+
+def follow_up_cases():
+    """The cases that are the customer coming back: every case after its ticket's first, except a call an
+    agent placed to the customer (its record says ``meta["call"]["direction"] == "outbound"``)."""
+    placed = Message.objects.filter(interaction=OuterRef("interaction"), meta__call__direction=OUTBOUND_CALL)
+    return Case.objects.filter(parent__isnull=False).exclude(Exists(placed))
 
 
 def _lock(pk: int) -> Ticket:
@@ -83,7 +93,17 @@ def _candidates(rule: EscalationRule):
         case EscalationRule.Trigger.AT_RISK:
             qs = qs.filter(status__in=sla_clocks.CLOCK_STATUSES, sla_paused_at__isnull=True)
         case EscalationRule.Trigger.FOLLOW_UPS:
-            qs = qs.annotate(interactions=Count("cases")).filter(interactions__gt=rule.follow_ups)
+            counted = (
+                follow_up_cases()
+                .filter(ticket=OuterRef("pk"))
+                .order_by()
+                .values("ticket")
+                .annotate(n=Count("pk"))
+                .values("n")
+            )
+            qs = qs.annotate(follow_ups=Coalesce(Subquery(counted), 0)).filter(
+                follow_ups__gte=rule.follow_ups
+            )
         case EscalationRule.Trigger.P1:
             qs = qs.filter(priority=1)
     return qs
@@ -104,7 +124,7 @@ def _why(rule: EscalationRule, ticket: Ticket, now: datetime) -> str:
                 return f"the {label} target was breached"
         return ""
     if rule.trigger == EscalationRule.Trigger.FOLLOW_UPS:
-        follow_ups = ticket.cases.count() - 1
+        follow_ups = follow_up_cases().filter(ticket=ticket).count()
         return f"the customer followed up {follow_ups} times" if follow_ups >= rule.follow_ups else ""
     if rule.trigger == EscalationRule.Trigger.P1:
         return "it is P1 (critical)" if ticket.priority == 1 else ""
