@@ -48,6 +48,7 @@ def dashboard(f: ReportFilter, now: datetime | None = None) -> Dashboard:
     backlog = metrics.backlog(f, now)
     agents = metrics.agent_load(f)
     csat = metrics.csat(f)
+    times = metrics.duration_times(f)
     charts = {
         "days": line_chart(
             "Tickets created and resolved per day",
@@ -70,8 +71,8 @@ def dashboard(f: ReportFilter, now: datetime | None = None) -> Dashboard:
         filter=f,
         now=now,
         facts_as_of=TicketFact.objects.aggregate(m=Max("source_updated_at"))["m"],
-        first_response=metrics.first_response_time(f),
-        resolution=metrics.resolution_time(f),
+        first_response=times["first_response"],
+        resolution=times["resolution"],
         sla=metrics.sla_compliance(f),
         sla_by_priority=metrics.sla_compliance_by_priority(f),
         sla_by_team=metrics.sla_compliance_by_team(f),

@@ -58,9 +58,10 @@ def summary(f: ReportFilter) -> Iterator[list]:
     """The dashboard's headline numbers, one per row, with the formula."""
     yield ["metric", "measure", "value", "over", "formula"]
     formulas = metrics.METRICS
+    durations = metrics.duration_times(f)
     for key, times in (
-        ("first_response_time", metrics.first_response_time(f)),
-        ("resolution_time", metrics.resolution_time(f)),
+        ("first_response_time", durations["first_response"]),
+        ("resolution_time", durations["resolution"]),
     ):
         for measure in ("calendar_median", "calendar_p90", "business_median", "business_p90"):
             yield [key, f"{measure} (minutes)", _num(getattr(times, measure)), times.n, formulas[key].formula]

@@ -175,28 +175,34 @@ DURATION_SUMS = {
 }
 
 
-def _times(f: ReportFilter, calendar: str, business: str) -> Times:
-    """Median and p90 from the period's duration histograms, added up per bucket (one grouped query)."""
+def duration_times(f: ReportFilter) -> dict[str, Times]:
+    """First-response and resolution times (``{"first_response": …, "resolution": …}``) from the period's
+    duration histograms, added up per bucket in one grouped query for both."""
     rows = list(f.summary(DailyDurations).order_by().values("bucket").annotate(**DURATION_SUMS))
-    histogram = {name: {r["bucket"]: r[name] for r in rows if r[name]} for name in (calendar, business)}
-    median, p90 = (
-        {name: buckets.percentile(histogram[name], fraction) for name in histogram} for fraction in (0.5, 0.9)
-    )
-    return Times(
-        sum(histogram[calendar].values()),
-        median[calendar],
-        p90[calendar],
-        median[business],
-        p90[business],
-    )
+    result = {}
+    for calendar in ("first_response", "resolution"):
+        business = f"{calendar}_business"
+        histogram = {name: {r["bucket"]: r[name] for r in rows if r[name]} for name in (calendar, business)}
+        median, p90 = (
+            {name: buckets.percentile(histogram[name], fraction) for name in histogram}
+            for fraction in (0.5, 0.9)
+        )
+        result[calendar] = Times(
+            sum(histogram[calendar].values()),
+            median[calendar],
+            p90[calendar],
+            median[business],
+            p90[business],
+        )
+    return result
 
 
 def first_response_time(f: ReportFilter) -> Times:
-    return _times(f, "first_response", "first_response_business")
+    return duration_times(f)["first_response"]
 
 
 def resolution_time(f: ReportFilter) -> Times:
-    return _times(f, "resolution", "resolution_business")
+    return duration_times(f)["resolution"]
 
 
 @dataclass
