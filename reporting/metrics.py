@@ -9,8 +9,8 @@ channel. Each metric names which moment of a ticket falls in the period.
 Counts, volumes, handled tickets and the time metrics read the summary rows the roll-up keeps per day
 (``DailySummary``, ``HourlyVolume``, ``DailyAgentHandled``, ``DailyDurations``), so a period is whole days in
 the server's time zone. Medians and p90s come from the duration histograms (``reporting.buckets``): within
-4.9 % of the exact ``percentile_cont`` (half a minute under a minute), read from a few thousand rows instead
-of sorting a month of tickets.
+4.9 % of the exact ``percentile_cont`` (half a minute under a minute), summed from the histogram rows (at most one per day, team, channel and
+bucket: 6,000 a day at 28,000 tickets a day over 20 teams) instead of sorting a month of tickets.
 """
 
 from __future__ import annotations

@@ -129,8 +129,8 @@ class DailySummary(models.Model):
 
 class DailyDurations(models.Model):
     """Histograms of the durations, per day (in the server's time zone), team, channel and duration bucket:
-    what the time metrics' medians and p90s are read from, so a month's percentiles add up a few thousand
-    rows instead of sorting a million facts (``reporting.buckets.percentile``).
+    what the time metrics' medians and p90s are read from, so a month's percentiles add up histogram rows
+    (bounded by the buckets, not by the tickets) instead of sorting a million facts (``reporting.buckets.percentile``).
 
     Each count column counts the facts of that day whose duration falls in ``bucket``
     (``reporting.metrics.bucket_bounds``: bucket 0 is under a minute, bucket k ≥ 1 is
