@@ -53,6 +53,9 @@ class InboundMessage:
     provider_message_id: str = ""
     subject: str = ""
     sender_name: str = ""
+    # An e-mail address the sender typed beside their address on this channel (the chat's start form):
+    # recorded as the customer's e-mail identity (``resolve_sender``), never taken from another customer.
+    sender_email: str = ""
     # What the provider payload or a form field says outright.
     customer_unique_id: str = ""
     reference: str = ""
@@ -174,6 +177,7 @@ def _receive(msg: InboundMessage) -> IntakeResult:
         customer_unique_id=msg.customer_unique_id,
         reference=msg.reference,
         text=text_for_refs,
+        email=msg.sender_email,
     )
     # One customer's messages are taken in one at a time: two arriving together about a new order (an e-mail
     # and an SMS in two web workers) would otherwise each find no ticket for it and open one each. Locked

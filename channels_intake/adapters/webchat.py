@@ -10,7 +10,8 @@ provider message ID, so a double submit is a duplicate.
 
 ``web_chat``: ``{"chat_id", "message_id", "name", "email", "text", "sent_at", "start"}``. The sender is the
 chat's own identity ``chat:<chat_id>``; on the first message (``start``) the e-mail names the customer when it is
-a known address, so a known customer starting a chat is recognised.
+a known address, so a known customer starting a chat is recognised, and an address not yet known is recorded as
+the chat customer's e-mail identity, so their later e-mails are the same customer (``resolve_sender``).
 """
 
 from __future__ import annotations
@@ -109,7 +110,8 @@ def parse_chat(event) -> list[InboundMessage]:
     chat_id = _uuid(data, "chat_id")
     message_id = _uuid(data, "message_id")
     email = _text(data, "email")
-    known = customer_for_email(email) if data.get("start") and email else None
+    start = bool(data.get("start") and email)
+    known = customer_for_email(email) if start else None
     return [
         InboundMessage(
             channel="chat",
@@ -118,6 +120,7 @@ def parse_chat(event) -> list[InboundMessage]:
             text=_text(data, "text", required=True),
             provider_message_id=f"chat:{chat_id}:{message_id}",
             customer_unique_id=known or "",
+            sender_email=email if start else "",
             sent_at=_when(data, "sent_at"),
             meta={"email": email} if email else {},
         )

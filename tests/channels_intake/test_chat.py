@@ -68,8 +68,12 @@ def test_starting_a_chat_opens_a_ticket_on_the_chat_channel(client):
     assert page.status_code == 200 and b"Start the chat" in page.content
     ticket = start(client)
     assert ticket.channel == "chat" and ticket.customer.name == "Ada"
-    identity = CustomerIdentity.objects.get(customer=ticket.customer)
-    assert identity.channel == "chat" and re.fullmatch(r"chat:[0-9a-f-]{36}", identity.address)
+    identity = CustomerIdentity.objects.get(customer=ticket.customer, channel="chat")
+    assert re.fullmatch(r"chat:[0-9a-f-]{36}", identity.address)
+    # The e-mail typed to start it is the customer's e-mail identity as well.
+    assert (
+        CustomerIdentity.objects.get(customer=ticket.customer, channel="email").address == "ada@example.com"
+    )
     event = InboundEvent.objects.get()
     assert event.source == "web_chat" and event.status == "processed"
 

@@ -105,6 +105,36 @@ class Sender:
     conflicts: list[tuple[Customer, Reference | None, str]] = field(default_factory=list)
 
 
+def _record_email(
+    customer: Customer, email: str, *, name: str, sender: str
+) -> list[tuple[Customer, Reference | None, str]]:
+    """Give the customer the e-mail identity they typed, unless it is somebody else's (then: the conflict)."""
+    try:
+        _, address = normalise_address(Channel.EMAIL, email)
+    except IntakeError:
+        return []  # unreadable (the form checks it; an old payload may not): the message is taken in anyway
+    known = (
+        CustomerIdentity.objects.select_related("customer")
+        .filter(channel=AddressKind.EMAIL, address=address)
+        .first()
+    )
+    if known is None:
+        CustomerIdentity.objects.create(
+            customer=customer, channel=AddressKind.EMAIL, address=address, display_name=name.strip()[:200]
+        )
+        return []
+    if known.customer_id == customer.pk:
+        return []
+    return [
+        (
+            known.customer,
+            None,
+            f"{sender} ({customer.unique_id}) gave the e-mail address {address}, which belongs to "
+            f"{known.customer.unique_id}",
+        )
+    ]
+
+
 def resolve_sender(
     *,
     channel: str,
@@ -113,12 +143,17 @@ def resolve_sender(
     customer_unique_id: str = "",
     reference: str = "",
     text: str = "",
+    email: str = "",
 ) -> Sender:
     """Find or create the customer behind a message, and the reference it is about.
 
     The sender's known identity wins; else the customer the payload names; else the customer of a known
     reference the message quotes (the new address is recorded for them); else a new customer. A reference
     that belongs to a different customer than the sender's is flagged as a conflict, never merged.
+
+    ``email``: an address the sender typed beside their own (the chat's start form): recorded as the
+    customer's e-mail identity, so a later e-mail from it is the same customer; one that is already another
+    customer's stays theirs and is flagged as a conflict.
     """
     kind, normalised = normalise_address(channel, address)
     kinds = _kinds()
@@ -174,6 +209,9 @@ def resolve_sender(
         identity = CustomerIdentity.objects.create(
             customer=customer, channel=kind, address=normalised, display_name=name.strip()[:200]
         )
+
+    if email.strip():
+        conflicts += _record_email(customer, email, name=name, sender=normalised)
 
     chosen = None
     for k, v in candidates:
