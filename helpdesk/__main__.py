@@ -91,6 +91,8 @@ def serve(args: list[str]) -> int:
     manage(python, "migrate", "--no-input", "-v", "0", env=env)
     log("loading the demo help desk")
     manage(python, "seed_demo", env=env)
+    # The cluster rolls the reports up every minute; do it once now so the dashboard is full on first look.
+    manage(python, "refresh_reports", env=env)
     manage(python, "sync_schedules", env=env)
     address = args[0] if args else os.environ.get("HELPDESK_ADDRESS", "127.0.0.1:8000")
     log("starting the django-q2 cluster (background work)")
