@@ -115,6 +115,10 @@ def test(args: list[str]) -> int:
     log(
         f"running the test suite on {os.environ.get('DATABASE_URL', 'SQLite (set DATABASE_URL for PostgreSQL)')}"
     )
+    if not args:
+        # The whole suite: one worker process per core (pytest-xdist), each file's tests kept together so a
+        # module's fixtures are built once; each worker has its own test database.
+        args = ["-n", "auto", "--dist", "loadfile"]
     return subprocess.call([str(python), "-m", "pytest", *args], cwd=ROOT)
 
 

@@ -37,6 +37,7 @@ DATA_MIGRATIONS = (
     "0004_default_acknowledgements",
     "0010_default_escalation_rules",
     "0016_default_priority_matrix_and_rules",
+    "0018_default_web_acknowledgement",
 )
 
 
