@@ -14,6 +14,9 @@ Each check returns ``(ok, details)``; details are plain JSON values for a monito
   ``HEALTHZ_BACKLOG_MINUTES``: the backlog sweep (every minute) should have finished them, so intake is
   falling behind or not running. Failed events are counted but do not fail the check: they wait for an
   operator's replay (``manage.py replay_inbound``), and one malformed payload must not take the site down.
+  Events ``held`` because their sender went over the intake limit are counted too (a flood in progress is not
+  a failure); one still held ``HEALTHZ_BACKLOG_MINUTES`` after its sender's window ended is, like an
+  unprocessed one: the sweep that releases them is falling behind.
 """
 
 from __future__ import annotations
@@ -61,7 +64,15 @@ def intake_backlog() -> tuple[bool, dict]:
     events = InboundEvent.objects.filter(received_at__lt=cutoff)
     waiting = events.filter(status=InboundEvent.Status.RECEIVED).count()
     failed = events.filter(status=InboundEvent.Status.FAILED).count()
-    return waiting == 0, {"unprocessed_older_than_minutes": minutes, "unprocessed": waiting, "failed": failed}
+    held = InboundEvent.objects.filter(status=InboundEvent.Status.HELD)
+    held_overdue = held.filter(held_until__lt=cutoff).count()
+    return waiting == 0 and held_overdue == 0, {
+        "unprocessed_older_than_minutes": minutes,
+        "unprocessed": waiting,
+        "failed": failed,
+        "held": held.count(),
+        "held_overdue": held_overdue,
+    }
 
 
 CHECKS = {"database": database, "cluster": cluster, "intake_backlog": intake_backlog}

@@ -82,6 +82,8 @@ def test_an_old_unprocessed_inbound_event_is_a_backlog(client):
         "unprocessed_older_than_minutes": 10,
         "unprocessed": 1,
         "failed": 0,
+        "held": 0,
+        "held_overdue": 0,
     }
 
 
@@ -94,7 +96,24 @@ def test_recent_unprocessed_and_old_failed_events_do_not_fail_it(client):
         "unprocessed_older_than_minutes": 10,
         "unprocessed": 0,
         "failed": 1,
+        "held": 0,
+        "held_overdue": 0,
     }
+
+
+def test_held_events_are_counted_and_fail_it_only_when_their_release_is_overdue(client):
+    flooding = _old_event(status=InboundEvent.Status.HELD, minutes=2)
+    InboundEvent.objects.filter(pk=flooding.pk).update(held_until=timezone.now() + timedelta(minutes=5))
+    status, body = healthz(client)
+    assert status == 200
+    assert body["checks"]["intake_backlog"]["held"] == 1
+    assert body["checks"]["intake_backlog"]["held_overdue"] == 0
+
+    InboundEvent.objects.filter(pk=flooding.pk).update(held_until=timezone.now() - timedelta(minutes=11))
+    status, body = healthz(client)
+    assert status == 503
+    assert body["checks"]["intake_backlog"]["ok"] is False
+    assert body["checks"]["intake_backlog"]["held_overdue"] == 1
 
 
 def test_a_database_that_does_not_answer_is_503_with_the_error(client, monkeypatch):
