@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
-from tests.factories import TicketFactory
+from tests.factories import IdentityFactory, TicketFactory
 from tickets import tasks
 from tickets.intake import InboundMessage, receive
 from tickets.lifecycle import Status
 from tickets.models import EscalationFiring, EscalationRule, Ticket, TicketEvent
-from tickets.services import escalation
+from tickets.services import escalation, replies
 from tickets.services import sla as sla_clocks
 from tickets.services import transitions as tr
 
@@ -138,6 +138,22 @@ def test_a_customer_who_followed_up_n_times_is_escalated_into_another_team(back_
     assert ticket.team == back_office and ticket.status == Status.NEW and ticket.escalated
     [moved] = events(ticket, "escalate")
     assert moved.data["to_team"] == back_office.name and "followed up 2 times" in moved.reason
+
+
+def test_a_conversation_an_agent_opened_counts_as_a_follow_up_only_once_the_customer_answers(agent):
+    EscalationRule.objects.all().delete()
+    rule(trigger=Rule.Trigger.FOLLOW_UPS, follow_ups=1, action=Rule.Action.NOTIFY_SUPERVISOR)
+    number = follow_up("QUIET", "whatsapp", "447700900666")
+    ticket = Ticket.objects.get(pk=int(number[2:]))
+    IdentityFactory(customer=ticket.customer, address="quiet@example.com")
+    tr.assign(ticket=ticket, actor=None, agent=agent)
+    replies.reply(ticket=ticket, actor=agent.user, body="Details by e-mail.", channel="email")
+    assert ticket.cases.count() == 2  # the agent's e-mail opened a conversation of its own
+    assert escalation.scan()["fired"] == 0  # the customer has not come back
+
+    assert follow_up("QUIET", "email", "quiet@example.com") == number  # answers in that conversation
+    assert ticket.cases.count() == 2
+    assert escalation.scan()["fired"] == 1
 
 
 def test_p1_escalates_by_rule_once():

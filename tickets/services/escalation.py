@@ -38,10 +38,15 @@ TARGETS = ("first_response", "resolution", "next_response")
 
 
 def follow_up_cases():
-    """The cases that are the customer coming back: every case after its ticket's first, except a call an
-    agent placed to the customer (its record says ``meta["call"]["direction"] == "outbound"``)."""
+    """The cases that are the customer coming back: every case after its ticket's first in which the
+    customer wrote or called — not a call an agent placed to the customer (its record says
+    ``meta["call"]["direction"] == "outbound"``), nor a conversation an agent's reply opened on a new channel
+    that the customer has not answered."""
     placed = Message.objects.filter(interaction=OuterRef("interaction"), meta__call__direction=OUTBOUND_CALL)
-    return Case.objects.filter(parent__isnull=False).exclude(Exists(placed))
+    from_customer = Message.objects.filter(
+        interaction=OuterRef("interaction"), direction=Message.Direction.INBOUND
+    )
+    return Case.objects.filter(parent__isnull=False).filter(Exists(from_customer)).exclude(Exists(placed))
 
 
 def _lock(pk: int) -> Ticket:
